@@ -1,0 +1,54 @@
+import { loadConfig, type AppConfig } from '../config/load.js';
+import { openDatabase, type DatabaseHandle } from '../db/connect.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import { migrate } from '../migrate/migrator.js';
+import { PIPELINES } from '../../pipelines/registry.js';
+import type { AnyPipeline } from '../engine/pipeline.js';
+
+/** What every command needs: validated config, a logger, the pipeline registry, and a way to open the database. */
+export interface CliContext {
+  readonly config: AppConfig;
+  readonly logger: Logger;
+  readonly registry: readonly AnyPipeline[];
+  readonly out: NodeJS.WritableStream;
+}
+
+export interface GlobalOptions {
+  readonly config?: string;
+}
+
+export function createContext(options: GlobalOptions, out: NodeJS.WritableStream = process.stdout): CliContext {
+  const config = loadConfig({ file: options.config, registry: PIPELINES });
+  const logger = createLogger({ level: config.log.level, format: config.log.format });
+  return { config, logger, registry: PIPELINES, out };
+}
+
+/**
+ * Open the database for one command and always close it (an unclosed PGlite keeps the
+ * process alive and holds the folder lock). With `migrateFirst`, pending migrations are
+ * applied before the command runs.
+ */
+export async function withDatabase<T>(
+  ctx: CliContext,
+  command: string,
+  fn: (handle: DatabaseHandle) => Promise<T>,
+  options: { migrateFirst?: boolean } = {},
+): Promise<T> {
+  const handle = await openDatabase({ databaseUrl: ctx.config.databaseUrl, embeddedDir: ctx.config.embeddedDir, command });
+  ctx.logger.debug({ database: handle.kind, location: handle.location }, `opened ${handle.kind} database at ${handle.location}`);
+  try {
+    if (options.migrateFirst) {
+      const result = await migrate(handle, ctx.logger);
+      if (result.applied.length > 0) {
+        ctx.logger.info(`database migrated to version ${result.version} (${result.applied.length} migration(s) applied)`);
+      }
+    }
+    return await fn(handle);
+  } finally {
+    await handle.close();
+  }
+}
+
+export function print(ctx: CliContext, text = ''): void {
+  ctx.out.write(text + '\n');
+}

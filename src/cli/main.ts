@@ -1,0 +1,109 @@
+import { Command, CommanderError, Option } from 'commander';
+import { BubblewatchError, EXIT_RUN_FAILED, EXIT_USAGE, redactSecrets } from '../errors.js';
+import { packageVersion } from '../paths.js';
+import { migrateCommand } from './commands/migrate.js';
+import { pipelinesCommand } from './commands/pipelines.js';
+import { runCommand } from './commands/run.js';
+import { runsCommand } from './commands/runs.js';
+import { createContext, type GlobalOptions } from './context.js';
+
+/**
+ * The bubblewatch command line. Commands return an exit code; errors travel up to here,
+ * where they are printed once:
+ *   0  success
+ *   1  a run failed (the run ledger says why), or the database refused
+ *   2  bad usage or configuration
+ */
+
+function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('bubblewatch')
+    .description('Scheduled ETL and Postgres warehouse for the figures behind the "is AI infrastructure a bubble?" debate')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .addOption(new Option('-c, --config <file>', 'config file (YAML or JSON)').env('BUBBLEWATCH_CONFIG'))
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) })
+    .addHelpText(
+      'after',
+      `
+Environment:
+  DATABASE_URL              PostgreSQL connection string; without it an embedded database is used
+  BUBBLEWATCH_CONFIG        config file (default: config/bubblewatch.yaml in the package)
+  BUBBLEWATCH_EMBEDDED_DIR  folder of the embedded database (default from the config file)
+  LOG_LEVEL                 trace | debug | info | warn | error
+  BUBBLEWATCH_LOG_FORMAT    auto | pretty | json
+
+Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
+    );
+
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+
+  program
+    .command('migrate')
+    .description('apply pending SQL migrations (idempotent; refuses a database whose history diverged)')
+    .option('--status', 'show applied and pending migrations without applying any')
+    .option('--json', 'print JSON instead of text')
+    .action(async (options: { status?: boolean; json?: boolean }) => {
+      setExit(await migrateCommand(createContext(globals()), options));
+    });
+
+  program
+    .command('run')
+    .description('run pipelines once now: load new source files, transform, check (migrates first)')
+    .argument('[pipelines...]', 'pipeline names (see: bubblewatch pipelines)')
+    .option('-a, --all', 'run every enabled pipeline')
+    .option('--full-refresh', 'recompute transforms over all loaded data, not just what this run touched')
+    .option('--no-preview', 'do not print a preview of the loaded data')
+    .option('--json', 'print the run summaries as JSON')
+    .action(async (names: string[], options: { all?: boolean; fullRefresh?: boolean; json?: boolean; preview?: boolean }) => {
+      setExit(await runCommand(createContext(globals()), names, options));
+    });
+
+  program
+    .command('runs')
+    .description('list recent runs, or show one run in detail: files, rejected rows, data checks')
+    .argument('[run-id]', 'show this run in detail')
+    .option('-p, --pipeline <name>', 'only runs of this pipeline')
+    .option('-n, --limit <n>', 'how many runs to list', '20')
+    .option('--json', 'print JSON instead of a table')
+    .action(async (runId: string | undefined, options: { pipeline?: string; limit: string; json?: boolean }) => {
+      setExit(await runsCommand(createContext(globals()), runId, options));
+    });
+
+  program
+    .command('pipelines')
+    .description('list the pipelines, their schedules and sources')
+    .option('--json', 'print JSON instead of a table')
+    .action((options: { json?: boolean }) => {
+      setExit(pipelinesCommand(createContext(globals()), options));
+    });
+
+  for (const command of program.commands) {
+    command.exitOverride().showHelpAfterError('(run with --help for usage)').configureOutput({ outputError: (text, write) => write(text) });
+  }
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram((code) => (exitCode = code));
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here with exit code 0; usage errors were already printed by commander.
+      return error.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    if (error instanceof BubblewatchError) {
+      process.stderr.write(`bubblewatch: ${redactSecrets(error.message)}\n`);
+      return error.exitCode;
+    }
+    const e = error instanceof Error ? error : new Error(String(error));
+    process.stderr.write(`bubblewatch: ${redactSecrets(e.message)}\n`);
+    if (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace') {
+      process.stderr.write(redactSecrets(e.stack ?? '') + '\n');
+    }
+    return EXIT_RUN_FAILED;
+  }
+}

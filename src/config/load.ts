@@ -1,0 +1,144 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { ConfigError } from '../errors.js';
+import type { ResolvedSource } from '../engine/discover.js';
+import type { AnyPipeline } from '../engine/pipeline.js';
+import type { LogFormat } from '../log/logger.js';
+import { DEFAULT_CONFIG_FILE } from '../paths.js';
+import { configFileSchema, formatIssues, type ScheduleConfig } from './schema.js';
+
+/**
+ * Config is read in three steps, each reporting every problem as `path: message`:
+ * parse (YAML or JSON) → validate the shape with zod → normalise (resolve paths against
+ * the config file's folder, merge each pipeline's defaults) and check names against the
+ * pipeline registry. Secrets never live in the file: DATABASE_URL comes from the environment.
+ */
+
+export interface ResolvedPipelineConfig {
+  readonly name: string;
+  /** Listed in the config file. Pipelines that are not listed do not run. */
+  readonly configured: boolean;
+  readonly enabled: boolean;
+  readonly schedule: ScheduleConfig;
+  readonly sources: readonly ResolvedSource[];
+  /** Folder that source keys are relative to: the config file's folder. */
+  readonly baseDir: string;
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+export interface AppConfig {
+  readonly file: string;
+  readonly databaseUrl: string | undefined;
+  readonly embeddedDir: string;
+  readonly log: { readonly level: string; readonly format: LogFormat };
+  readonly pipelines: ReadonlyMap<string, ResolvedPipelineConfig>;
+}
+
+export interface LoadConfigOptions {
+  /** Explicit file (the --config flag); else BUBBLEWATCH_CONFIG; else config/bubblewatch.yaml. */
+  readonly file?: string | undefined;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly registry: readonly AnyPipeline[];
+}
+
+export function configFilePath(options: { file?: string | undefined; env?: NodeJS.ProcessEnv }): string {
+  const env = options.env ?? process.env;
+  const chosen = options.file ?? env.BUBBLEWATCH_CONFIG;
+  return chosen ? resolve(chosen) : DEFAULT_CONFIG_FILE;
+}
+
+function parseText(file: string, text: string): unknown {
+  if (file.endsWith('.json')) {
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new ConfigError(`${file}: not valid JSON: ${(error as Error).message}`);
+    }
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      `${file}: not valid YAML`,
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        return `${pos ? `line ${pos.line}, column ${pos.col}` : 'somewhere'}: ${e.message.split('\n')[0]}`;
+      }),
+    );
+  }
+  return doc.toJS() ?? {};
+}
+
+export function loadConfig(options: LoadConfigOptions): AppConfig {
+  const env = options.env ?? process.env;
+  const file = configFilePath({ file: options.file, env });
+  if (!existsSync(file)) {
+    throw new ConfigError(`config file ${file} does not exist; pass --config <file> or set BUBBLEWATCH_CONFIG`);
+  }
+  const raw = parseText(file, readFileSync(file, 'utf8'));
+  return resolveConfig(file, raw, env, options.registry);
+}
+
+export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv, registry: readonly AnyPipeline[]): AppConfig {
+  const parsed = configFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(`${file}: invalid configuration`, formatIssues(parsed.error));
+  }
+  const config = parsed.data;
+  const configDir = dirname(file);
+  const fromConfig = (p: string) => (isAbsolute(p) ? p : resolve(configDir, p));
+  const problems: string[] = [];
+
+  const known = new Map(registry.map((p) => [p.name, p]));
+  for (const name of Object.keys(config.pipelines)) {
+    if (!known.has(name)) {
+      problems.push(`pipelines.${name}: no such pipeline (known: ${[...known.keys()].join(', ')})`);
+    }
+  }
+
+  const pipelines = new Map<string, ResolvedPipelineConfig>();
+  for (const definition of registry) {
+    const entry = config.pipelines[definition.name];
+    const sources: ResolvedSource[] = (entry?.sources ?? []).map((s) => ({
+      path: fromConfig(s.path),
+      pattern: s.pattern ?? definition.format.pattern,
+    }));
+    if (entry && entry.enabled && sources.length === 0) {
+      problems.push(`pipelines.${definition.name}.sources: required for an enabled pipeline (a file, folder or glob)`);
+    }
+    pipelines.set(definition.name, {
+      name: definition.name,
+      configured: entry !== undefined,
+      enabled: entry?.enabled ?? false,
+      schedule: entry?.schedule ?? definition.defaults.schedule,
+      sources,
+      baseDir: configDir,
+      options: entry?.options ?? {},
+    });
+  }
+
+  const envLevel = env.LOG_LEVEL ?? env.BUBBLEWATCH_LOG_LEVEL;
+  if (envLevel !== undefined && !['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(envLevel)) {
+    problems.push(`LOG_LEVEL (environment): got "${envLevel}", expected one of trace, debug, info, warn, error, fatal, silent`);
+  }
+  const envFormat = env.BUBBLEWATCH_LOG_FORMAT;
+  if (envFormat !== undefined && !['auto', 'pretty', 'json'].includes(envFormat)) {
+    problems.push(`BUBBLEWATCH_LOG_FORMAT (environment): got "${envFormat}", expected auto, pretty or json`);
+  }
+  const databaseUrl = env.DATABASE_URL?.trim() || undefined;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL (environment): expected a postgres:// or postgresql:// connection string');
+  }
+  if (problems.length > 0) throw new ConfigError(`${file}: invalid configuration`, problems);
+
+  return {
+    file,
+    databaseUrl,
+    embeddedDir: env.BUBBLEWATCH_EMBEDDED_DIR ? resolve(env.BUBBLEWATCH_EMBEDDED_DIR) : fromConfig(config.database.embedded_dir),
+    log: {
+      level: envLevel ?? config.log.level,
+      format: (envFormat as LogFormat | undefined) ?? config.log.format,
+    },
+    pipelines,
+  };
+}

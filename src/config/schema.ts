@@ -1,0 +1,91 @@
+import { validateDetailed } from 'node-cron';
+import { z } from 'zod';
+
+/**
+ * The config file, as written by people. Parsed here, then normalised in load.ts
+ * (paths resolved, defaults merged with each pipeline's own), then checked against
+ * the pipeline registry.
+ */
+
+function isValidTimezone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const cronExpression = z.string().superRefine((expr, ctx) => {
+  const result = validateDetailed(expr);
+  if (!result.valid) {
+    const detail = result.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+    ctx.addIssue({
+      code: 'custom',
+      message: `invalid cron expression "${expr}" (${detail}); expected five or six fields such as "30 6 * * *"`,
+    });
+  }
+});
+
+export const timezone = z.string().refine(isValidTimezone, {
+  error: (issue) => `unknown time zone "${String(issue.input)}"; expected an IANA name such as "UTC" or "America/New_York"`,
+});
+
+export const scheduleSchema = z.strictObject({
+  cron: cronExpression,
+  timezone: timezone.default('UTC'),
+});
+
+export const sourceSchema = z.strictObject({
+  /** A file, a folder (an inbox analysts drop files into) or a glob such as data/*.csv. */
+  path: z.string().min(1),
+  /** With a folder: which file names to take. */
+  pattern: z.string().min(1).optional(),
+});
+
+export const pipelineConfigSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  schedule: scheduleSchema.optional(),
+  sources: z.array(sourceSchema).min(1).optional(),
+  /** Pipeline-specific settings; each pipeline validates its own. */
+  options: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+
+export const configFileSchema = z.strictObject({
+  database: z
+    .strictObject({
+      /** Folder of the embedded PostgreSQL (PGlite) used when DATABASE_URL is unset. */
+      embedded_dir: z.string().min(1).default('../.bubblewatch/db'),
+    })
+    .default({ embedded_dir: '../.bubblewatch/db' }),
+  log: z
+    .strictObject({
+      level: logLevel.default('info'),
+      format: z.enum(['auto', 'pretty', 'json']).default('auto'),
+    })
+    .default({ level: 'info', format: 'auto' }),
+  pipelines: z.record(z.string(), pipelineConfigSchema).default({}),
+});
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+export type PipelineConfigInput = z.infer<typeof pipelineConfigSchema>;
+export type ScheduleConfig = z.infer<typeof scheduleSchema>;
+export type SourceConfig = z.infer<typeof sourceSchema>;
+
+/** Render zod issues as `path: message`, the way every config problem is reported. */
+export function formatIssues(error: z.ZodError, prefix: readonly (string | number)[] = []): string[] {
+  return error.issues.map((issue) => {
+    const path = [...prefix, ...issue.path].map(String).join('.');
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys') {
+      const keys = issue.keys;
+      message = `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`;
+      if (keys.some((k) => /url|password|secret|token/i.test(k))) {
+        message += ' (secrets and connection strings come only from the environment, e.g. DATABASE_URL)';
+      }
+    }
+    return `${path || '(top level)'}: ${message}`;
+  });
+}

@@ -1,0 +1,19 @@
+import type { CheckResultsTable } from './tables/check-results.table.js';
+import type { RejectsTable } from './tables/rejects.table.js';
+import type { RunFilesTable } from './tables/run-files.table.js';
+import type { RunsTable } from './tables/runs.table.js';
+import type { SchemaMigrationsTable } from './tables/schema-migrations.table.js';
+import type { SourceFilesTable } from './tables/source-files.table.js';
+
+/**
+ * The tables the engine reads and writes through kysely. Pipeline tables (raw.*, core.*)
+ * are written by COPY and by SQL transforms, and read by analysts through analytics views.
+ */
+export interface Database {
+  'etl.runs': RunsTable;
+  'etl.source_files': SourceFilesTable;
+  'etl.run_files': RunFilesTable;
+  'etl.rejects': RejectsTable;
+  'etl.check_results': CheckResultsTable;
+  'etl.schema_migrations': SchemaMigrationsTable;
+}

@@ -1,0 +1,350 @@
+import type { ResolvedPipelineConfig } from '../config/load.js';
+import type { DatabaseHandle, SqlConnection } from '../db/connect.js';
+import type { RunTrigger } from '../db/tables/runs.table.js';
+import { DataCheckError, InputFileError, errorMessage, redactSecrets } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { runChecks, type CheckOutcome } from './checks.js';
+import { discoverFiles, displayPath, type DiscoveredFile } from './discover.js';
+import { loadCsvFile, type FileLoadCounts } from './load-file.js';
+import type { AnyPipeline } from './pipeline.js';
+import { ZERO_COUNTS, finishRun, heartbeat, startRun, type RunCounts } from './run-ledger.js';
+import { runTransforms } from './transforms.js';
+
+/**
+ * One run of one pipeline:
+ *   record the run → find source files → (one transaction) skip files already loaded,
+ *   load new ones, supersede older versions, run transforms and data checks → record the outcome.
+ * The transaction makes the run all-or-nothing: a file that cannot be parsed, a failing
+ * transform or an `error` data check leaves the database as it was (apart from the run's
+ * own ledger entry, which says what happened).
+ */
+
+export interface RunOptions {
+  readonly trigger: RunTrigger;
+  /** Recompute every transform over all data instead of only what this run touched. */
+  readonly fullRefresh?: boolean;
+  readonly scheduledFor?: Date;
+  readonly partitionKey?: string;
+  /** How often the run's heartbeat is written while it works. */
+  readonly heartbeatMs?: number;
+}
+
+export type FileOutcome =
+  | { readonly action: 'loaded'; readonly file: DiscoveredFile; readonly fileId: number; readonly counts: FileLoadCounts; readonly superseded: number[] }
+  | { readonly action: 'skipped'; readonly file: DiscoveredFile; readonly fileId: number; readonly loadedByRun: number }
+  | { readonly action: 'failed'; readonly file: DiscoveredFile; readonly message: string };
+
+export interface RunSummary {
+  readonly runId: number;
+  readonly pipeline: string;
+  readonly status: 'succeeded' | 'failed';
+  readonly counts: RunCounts;
+  readonly files: readonly FileOutcome[];
+  readonly checks: readonly CheckOutcome[];
+  readonly durationMs: number;
+  readonly error?: string;
+}
+
+export interface RunContext {
+  readonly handle: DatabaseHandle;
+  readonly logger: Logger;
+}
+
+/** Any 32-bit constant; with the pipeline's hash it names the pipeline's advisory lock. */
+const PIPELINE_LOCK_CLASS = 0x62775f70; // "bw_p"
+
+class RunAbort extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly files: readonly FileOutcome[],
+    readonly checks: readonly CheckOutcome[],
+  ) {
+    super(errorMessage(cause));
+  }
+}
+
+function tally(files: readonly FileOutcome[]): RunCounts {
+  const counts = { ...ZERO_COUNTS, filesSeen: files.length };
+  for (const f of files) {
+    if (f.action === 'loaded') {
+      counts.filesLoaded++;
+      counts.rowsRead += f.counts.read;
+      counts.rowsLoaded += f.counts.loaded;
+      counts.rowsRejected += f.counts.rejected;
+      counts.rowsSkipped += f.counts.skipped;
+    } else if (f.action === 'skipped') {
+      counts.filesSkipped++;
+    }
+  }
+  return counts;
+}
+
+export async function runPipeline(
+  ctx: RunContext,
+  pipeline: AnyPipeline,
+  config: ResolvedPipelineConfig,
+  options: RunOptions,
+): Promise<RunSummary> {
+  const started = performance.now();
+  const runId = await startRun(ctx.handle, {
+    pipeline: pipeline.name,
+    trigger: options.trigger,
+    scheduledFor: options.scheduledFor,
+    partitionKey: options.partitionKey,
+  });
+  const log = ctx.logger.child({ pipeline: pipeline.name, run_id: runId });
+  log.info(`run ${runId} of ${pipeline.name} started (${options.trigger})`);
+
+  let beat: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    beat = beat.then(() => heartbeat(ctx.handle, runId)).catch(() => {});
+  }, options.heartbeatMs ?? 15_000);
+  timer.unref();
+
+  try {
+    const discovered = await discoverFiles(config.sources, config.baseDir);
+    log.debug({ files: discovered.length }, `found ${discovered.length} source file(s)`);
+    const { files, checks } = await ctx.handle.withTransaction((conn) => loadAndTransform(conn, pipeline, runId, discovered, options, log));
+    const counts = tally(files);
+    clearInterval(timer);
+    await beat;
+    await finishRun(ctx.handle, runId, 'succeeded', counts);
+    const summary: RunSummary = { runId, pipeline: pipeline.name, status: 'succeeded', counts, files, checks, durationMs: Math.round(performance.now() - started) };
+    logOutcome(log, summary);
+    return summary;
+  } catch (error) {
+    clearInterval(timer);
+    await beat;
+    const aborted = error instanceof RunAbort ? error : undefined;
+    const cause = aborted ? aborted.cause : error;
+    const message = redactSecrets(errorMessage(cause));
+    // Files loaded before the failure were rolled back with it: only the failed one is reported.
+    const files = (aborted?.files ?? []).filter((f) => f.action === 'failed');
+    const checks = aborted?.checks ?? [];
+    await recordFailure(ctx.handle, runId, pipeline, files, checks).catch((e: unknown) => {
+      log.warn({ err: e }, 'could not record the failed run\'s file and check details');
+    });
+    await finishRun(ctx.handle, runId, 'failed', { ...ZERO_COUNTS, filesSeen: files.length }, message);
+    const summary: RunSummary = {
+      runId,
+      pipeline: pipeline.name,
+      status: 'failed',
+      counts: { ...ZERO_COUNTS, filesSeen: files.length },
+      files,
+      checks,
+      durationMs: Math.round(performance.now() - started),
+      error: message,
+    };
+    log.error({ err: cause instanceof InputFileError || cause instanceof DataCheckError ? undefined : cause }, `run ${runId} of ${pipeline.name} failed: ${message}`);
+    return summary;
+  }
+}
+
+async function loadAndTransform(
+  conn: SqlConnection,
+  pipeline: AnyPipeline,
+  runId: number,
+  discovered: readonly DiscoveredFile[],
+  options: RunOptions,
+  log: Logger,
+): Promise<{ files: FileOutcome[]; checks: CheckOutcome[] }> {
+  // One run per pipeline at a time: a second run waits here, then sees the first one's files as loaded.
+  await conn.query('select pg_advisory_xact_lock($1, hashtext($2))', [PIPELINE_LOCK_CLASS, pipeline.name]);
+
+  const files: FileOutcome[] = [];
+  const loadedShas = await alreadyLoaded(conn, pipeline.name, discovered.map((f) => f.sha256));
+  for (const file of discovered) {
+    const previous = loadedShas.get(file.sha256);
+    if (previous) {
+      files.push({ action: 'skipped', file, fileId: previous.fileId, loadedByRun: previous.runId });
+      log.info({ file: file.path, file_id: previous.fileId }, `${displayPath(file.path)}: already loaded (same SHA-256, file ${previous.fileId}, run ${previous.runId}); skipped`);
+      continue;
+    }
+    try {
+      const outcome = await loadOneFile(conn, pipeline, runId, file, log);
+      files.push(outcome);
+      loadedShas.set(file.sha256, { fileId: outcome.fileId, runId });
+    } catch (error) {
+      files.push({ action: 'failed', file, message: redactSecrets(errorMessage(error)) });
+      throw new RunAbort(error, files, []);
+    }
+  }
+
+  const changed = files.some((f) => f.action === 'loaded');
+  let checks: CheckOutcome[] = [];
+  if (changed || options.fullRefresh) {
+    await runTransforms(conn, pipeline.transforms, { runId, pipeline: pipeline.name, fullRefresh: options.fullRefresh ?? false }, log);
+    await conn.query(`select set_config('bubblewatch.run_id', $1, true)`, [String(runId)]);
+    checks = await runChecks(conn, pipeline.checks);
+    for (const c of checks.filter((c) => !c.passed)) {
+      const line = `data check ${c.check.name} failed on ${c.failingRows} row(s): ${c.check.description}`;
+      if (c.check.severity === 'warn') log.warn({ check: c.check.name, failing_rows: c.failingRows, sample: c.sample.slice(0, 3) }, line);
+    }
+    const blocking = checks.filter((c) => !c.passed && c.check.severity === 'error');
+    if (blocking.length > 0) {
+      const text = blocking.map((c) => `${c.check.name} (${c.failingRows} failing row(s): ${c.check.description})`).join('; ');
+      throw new RunAbort(new DataCheckError(`data check failed, nothing from this run was kept: ${text}; failing rows are in etl.check_results`), files, checks);
+    }
+  } else {
+    log.info('no new files; nothing to transform');
+  }
+
+  await recordFiles(conn, runId, files);
+  await recordChecks(conn, runId, pipeline.name, checks);
+  return { files, checks };
+}
+
+async function alreadyLoaded(conn: SqlConnection, pipeline: string, shas: readonly string[]): Promise<Map<string, { fileId: number; runId: number }>> {
+  const map = new Map<string, { fileId: number; runId: number }>();
+  if (shas.length === 0) return map;
+  const rows = await conn.db
+    .selectFrom('etl.source_files')
+    .select(['sha256', 'file_id', 'run_id'])
+    .where('pipeline', '=', pipeline)
+    .where('sha256', 'in', [...new Set(shas)])
+    .execute();
+  for (const r of rows) map.set(r.sha256, { fileId: r.file_id, runId: r.run_id });
+  return map;
+}
+
+async function loadOneFile(
+  conn: SqlConnection,
+  pipeline: AnyPipeline,
+  runId: number,
+  file: DiscoveredFile,
+  log: Logger,
+): Promise<Extract<FileOutcome, { action: 'loaded' }>> {
+  const started = performance.now();
+  // The older version of this file (same source key) stops counting once this one is in.
+  const older = await conn.db
+    .selectFrom('etl.source_files')
+    .select('file_id')
+    .where('pipeline', '=', pipeline.name)
+    .where('source_key', '=', file.sourceKey)
+    .where('superseded_at', 'is', null)
+    .execute();
+  if (older.length > 0) {
+    // Leave the partial unique index (one current version per source key) before the new version enters it.
+    await conn.db
+      .updateTable('etl.source_files')
+      .set({ superseded_at: new Date(), superseded_run_id: runId })
+      .where('file_id', 'in', older.map((o) => o.file_id))
+      .execute();
+  }
+  const inserted = await conn.db
+    .insertInto('etl.source_files')
+    .values({
+      pipeline: pipeline.name,
+      source_key: file.sourceKey,
+      uri: file.path,
+      sha256: file.sha256,
+      size_bytes: file.sizeBytes,
+      run_id: runId,
+      superseded_by: null,
+      superseded_at: null,
+      superseded_run_id: null,
+    })
+    .returning('file_id')
+    .executeTakeFirstOrThrow();
+  const fileId = inserted.file_id;
+  if (older.length > 0) {
+    await conn.db
+      .updateTable('etl.source_files')
+      .set({ superseded_by: fileId })
+      .where('file_id', 'in', older.map((o) => o.file_id))
+      .execute();
+  }
+
+  const counts = await loadCsvFile(conn, pipeline, runId, { path: file.path, fileId }, log);
+  await conn.db
+    .updateTable('etl.source_files')
+    .set({ rows_read: counts.read, rows_loaded: counts.loaded, rows_rejected: counts.rejected, rows_skipped: counts.skipped })
+    .where('file_id', '=', fileId)
+    .execute();
+  const ms = Math.round(performance.now() - started);
+  const supersededIds = older.map((o) => o.file_id);
+  log.info(
+    { file: file.path, file_id: fileId, read: counts.read, loaded: counts.loaded, rejected: counts.rejected, skipped: counts.skipped, ms, superseded: supersededIds },
+    `${displayPath(file.path)}: read ${counts.read}, loaded ${counts.loaded}, rejected ${counts.rejected}, skipped ${counts.skipped}` +
+      (supersededIds.length > 0 ? ` (supersedes file ${supersededIds.join(', ')})` : ''),
+  );
+  if (counts.rejected > 0) {
+    log.warn({ file: file.path, rejected: counts.rejected }, `${displayPath(file.path)}: ${counts.rejected} row(s) rejected; see etl.rejects where file_id = ${fileId}`);
+  }
+  return { action: 'loaded', file, fileId, counts, superseded: supersededIds };
+}
+
+async function recordFiles(conn: SqlConnection, runId: number, files: readonly FileOutcome[]): Promise<void> {
+  if (files.length === 0) return;
+  await conn.db
+    .insertInto('etl.run_files')
+    .values(
+      files.map((f) => ({
+        run_id: runId,
+        uri: f.file.path,
+        sha256: f.file.sha256,
+        size_bytes: f.file.sizeBytes,
+        action: f.action,
+        file_id: f.action === 'failed' ? null : f.fileId,
+        rows_read: f.action === 'loaded' ? f.counts.read : 0,
+        rows_loaded: f.action === 'loaded' ? f.counts.loaded : 0,
+        rows_rejected: f.action === 'loaded' ? f.counts.rejected : 0,
+        rows_skipped: f.action === 'loaded' ? f.counts.skipped : 0,
+        message:
+          f.action === 'skipped'
+            ? `already loaded as file ${f.fileId} by run ${f.loadedByRun} (same SHA-256)`
+            : f.action === 'failed'
+              ? f.message
+              : f.superseded.length > 0
+                ? `supersedes file ${f.superseded.join(', ')}`
+                : null,
+      })),
+    )
+    .execute();
+}
+
+async function recordChecks(conn: SqlConnection, runId: number, pipeline: string, checks: readonly CheckOutcome[]): Promise<void> {
+  if (checks.length === 0) return;
+  await conn.db
+    .insertInto('etl.check_results')
+    .values(
+      checks.map((c) => ({
+        run_id: runId,
+        pipeline,
+        check_name: c.check.name,
+        severity: c.check.severity,
+        status: c.passed ? ('passed' as const) : ('failed' as const),
+        failing_rows: c.failingRows,
+        sample: JSON.stringify(c.sample),
+        description: c.check.description,
+      })),
+    )
+    .execute();
+}
+
+/**
+ * After a rollback, keep what explains the failure: which file failed and why, and the
+ * failing rows of data checks. Loaded rows and rejects of the failed run are gone with it.
+ */
+async function recordFailure(
+  handle: DatabaseHandle,
+  runId: number,
+  pipeline: AnyPipeline,
+  files: readonly FileOutcome[],
+  checks: readonly CheckOutcome[],
+): Promise<void> {
+  await handle.withTransaction(async (conn) => {
+    const failed = files.filter((f) => f.action === 'failed');
+    await recordFiles(conn, runId, failed);
+    await recordChecks(conn, runId, pipeline.name, checks.filter((c) => !c.passed));
+  });
+}
+
+function logOutcome(log: Logger, summary: RunSummary): void {
+  const c = summary.counts;
+  log.info(
+    { status: summary.status, ms: summary.durationMs, ...c },
+    `run ${summary.runId} of ${summary.pipeline} succeeded in ${summary.durationMs} ms: ` +
+      `${c.filesLoaded} file(s) loaded, ${c.filesSkipped} skipped; rows read ${c.rowsRead}, loaded ${c.rowsLoaded}, rejected ${c.rowsRejected}, skipped ${c.rowsSkipped}`,
+  );
+}

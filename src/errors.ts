@@ -1,0 +1,106 @@
+/**
+ * A handful of error classes. Code below the CLI throws them; only the top level
+ * (src/cli/main.ts) catches, logs once and picks the exit code.
+ *
+ * Every message says what went wrong, where, what was found and what was expected.
+ */
+
+export const EXIT_OK = 0;
+export const EXIT_RUN_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+export abstract class BubblewatchError extends Error {
+  abstract readonly exitCode: number;
+  override readonly name: string = this.constructor.name;
+}
+
+/** Configuration or command-line usage is wrong: fix the config or the command (exit 2). */
+export class ConfigError extends BubblewatchError {
+  readonly exitCode = EXIT_USAGE;
+  constructor(
+    message: string,
+    readonly problems: readonly string[] = [],
+  ) {
+    super(problems.length > 0 ? `${message}\n${problems.map((p) => `  - ${p}`).join('\n')}` : message);
+  }
+}
+
+/** Where in an input file a problem was found. Lines and columns are 1-based. */
+export interface InputLocation {
+  readonly file: string;
+  readonly line?: number;
+  readonly column?: number | string;
+}
+
+/**
+ * A source file that cannot be read as a whole (wrong header, not a CSV, bad encoding,
+ * truncated archive, invalid JSON). The run that meets it fails and loads nothing.
+ */
+export class InputFileError extends BubblewatchError {
+  readonly exitCode = EXIT_RUN_FAILED;
+  constructor(
+    readonly location: InputLocation,
+    readonly problem: string,
+    readonly got?: string,
+    readonly expected?: string,
+  ) {
+    super(formatInputProblem(location, problem, got, expected));
+  }
+}
+
+export function formatInputProblem(
+  location: InputLocation,
+  problem: string,
+  got?: string,
+  expected?: string,
+): string {
+  let where = location.file;
+  if (location.line !== undefined) where += `:${location.line}`;
+  if (location.column !== undefined) where += ` column ${location.column}`;
+  let text = `${where}: ${problem}`;
+  if (got !== undefined) text += `; got ${got}`;
+  if (expected !== undefined) text += `; expected ${expected}`;
+  return text;
+}
+
+/** The embedded database folder is held by another process. */
+export class LockError extends BubblewatchError {
+  readonly exitCode = EXIT_USAGE;
+}
+
+/** Migration history in the database does not match sql/migrations. */
+export class MigrationError extends BubblewatchError {
+  readonly exitCode = EXIT_RUN_FAILED;
+}
+
+/** A pipeline run failed; the run row in etl.runs holds the cause. */
+export class RunFailedError extends BubblewatchError {
+  readonly exitCode = EXIT_RUN_FAILED;
+  constructor(
+    readonly pipeline: string,
+    readonly runId: number,
+    override readonly cause: unknown,
+  ) {
+    super(`run ${runId} of pipeline ${pipeline} failed: ${errorMessage(cause)}`);
+  }
+}
+
+/** A data check of severity "error" found failing rows. */
+export class DataCheckError extends BubblewatchError {
+  readonly exitCode = EXIT_RUN_FAILED;
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+/**
+ * Remove the password from anything that looks like a connection string, so that
+ * credentials never reach a log line or an error message.
+ */
+export function redactSecrets(text: string): string {
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)[^@/\s]*@/gi, '$1***@')
+    .replace(/(password\s*=\s*)('[^']*'|\S+)/gi, '$1***');
+}

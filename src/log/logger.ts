@@ -1,0 +1,73 @@
+import { pino, type Logger, type LoggerOptions } from 'pino';
+import pretty from 'pino-pretty';
+import { redactSecrets } from '../errors.js';
+
+export type { Logger } from 'pino';
+
+export type LogFormat = 'auto' | 'pretty' | 'json';
+
+export interface LoggerSettings {
+  readonly level: string;
+  readonly format: LogFormat;
+  /** Where log lines go; stderr by default so stdout stays clean for tables and JSON output. */
+  readonly destination?: NodeJS.WritableStream;
+}
+
+/**
+ * One root logger per process. Pretty on a terminal, JSON lines otherwise.
+ * Every string that passes through is scrubbed of credentials in connection strings.
+ */
+export function createLogger(settings: LoggerSettings): Logger {
+  const destination = settings.destination ?? process.stderr;
+  const usePretty =
+    settings.format === 'pretty' ||
+    (settings.format === 'auto' && (destination as NodeJS.WriteStream).isTTY === true);
+  const options: LoggerOptions = {
+    level: settings.level,
+    base: { pid: process.pid },
+    redact: {
+      paths: ['password', '*.password', 'databaseUrl', '*.databaseUrl', 'connectionString', '*.connectionString'],
+      censor: '***',
+    },
+    serializers: {
+      err: (err: unknown) => serializeError(err),
+    },
+    hooks: {
+      logMethod(args, method) {
+        const scrubbed = args.map((a) => (typeof a === 'string' ? redactSecrets(a) : a)) as typeof args;
+        method.apply(this, scrubbed);
+      },
+    },
+  };
+  if (usePretty) {
+    return pino(
+      options,
+      pretty({
+        destination: destination as unknown as number,
+        sync: true,
+        colorize: (destination as NodeJS.WriteStream).isTTY === true,
+        ignore: 'pid,hostname',
+        translateTime: 'SYS:HH:MM:ss',
+        singleLine: true,
+      }),
+    );
+  }
+  return pino(options, destination);
+}
+
+function serializeError(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { message: redactSecrets(String(err)) };
+  const out: Record<string, unknown> = {
+    type: err.name,
+    message: redactSecrets(err.message),
+  };
+  if (err.stack) out.stack = redactSecrets(err.stack);
+  const code = (err as { code?: unknown }).code;
+  if (code !== undefined) out.code = code;
+  return out;
+}
+
+/** A logger that drops everything, for tests and library use. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DatabaseHandle, SqlConnection } from '../db/connect.js';
+import { MigrationError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { MIGRATIONS_DIR } from '../paths.js';
+
+/**
+ * Plain .sql migrations, applied in order inside one transaction and recorded in
+ * etl.schema_migrations. History is append-only: a database whose recorded migrations are
+ * not exactly a prefix of the files on disk (an edited, renamed, missing or unknown
+ * migration) is refused with what was expected and what was found.
+ */
+
+export interface MigrationFile {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+  readonly checksum: string;
+}
+
+export interface MigrationResult {
+  readonly applied: readonly MigrationFile[];
+  readonly version: number;
+}
+
+const FILE_PATTERN = /^(\d{4})_([a-z0-9_]+)\.sql$/;
+/** Any constant works as long as every bubblewatch process uses the same one. */
+const MIGRATION_LOCK_KEY = 7_269_331_001;
+
+export function checksumOf(sql: string): string {
+  return createHash('sha256').update(sql.replace(/\r\n/g, '\n')).digest('hex');
+}
+
+export function readMigrations(dir: string = MIGRATIONS_DIR): MigrationFile[] {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
+  const migrations: MigrationFile[] = [];
+  for (const file of files) {
+    const m = FILE_PATTERN.exec(file);
+    if (!m) {
+      throw new MigrationError(`${join(dir, file)}: migration file name must look like 0001_snake_case_name.sql; got "${file}"`);
+    }
+    const version = Number(m[1]);
+    const expected = migrations.length + 1;
+    if (version !== expected) {
+      throw new MigrationError(
+        `${join(dir, file)}: migrations must be numbered 0001, 0002, … without gaps or repeats; ` +
+          `expected version ${String(expected).padStart(4, '0')}, got ${m[1]}`,
+      );
+    }
+    const sql = readFileSync(join(dir, file), 'utf8');
+    migrations.push({ version, name: file, sql, checksum: checksumOf(sql) });
+  }
+  return migrations;
+}
+
+interface AppliedRow {
+  version: number;
+  name: string;
+  checksum: string;
+}
+
+const BOOTSTRAP = `
+create schema if not exists etl;
+create table if not exists etl.schema_migrations (
+  version     integer primary key,
+  name        text not null,
+  checksum    text not null,
+  applied_at  timestamptz not null default now()
+);`;
+
+export function verifyHistory(applied: readonly AppliedRow[], files: readonly MigrationFile[]): void {
+  const latestFile = files.at(-1);
+  for (const row of applied) {
+    const file = files[row.version - 1];
+    if (!file) {
+      throw new MigrationError(
+        `the database has migration ${row.name} (version ${row.version}), which this bubblewatch does not have ` +
+          `(its latest is ${latestFile ? latestFile.name : 'none'}); the database was migrated by a newer version — upgrade bubblewatch`,
+      );
+    }
+    if (file.name !== row.name) {
+      throw new MigrationError(
+        `migration history has diverged at version ${row.version}: the database applied ${row.name}, ` +
+          `but sql/migrations has ${file.name} at that version; migrations are append-only — restore the original file and add a new one`,
+      );
+    }
+    if (file.checksum !== row.checksum) {
+      throw new MigrationError(
+        `migration ${row.name} was changed after it was applied: checksum in the database ${row.checksum.slice(0, 12)}…, ` +
+          `file now ${file.checksum.slice(0, 12)}…; migrations are append-only — revert the edit and put the change in a new migration`,
+      );
+    }
+  }
+}
+
+async function appliedMigrations(conn: SqlConnection): Promise<AppliedRow[]> {
+  const { rows } = await conn.query<AppliedRow>('select version, name, checksum from etl.schema_migrations order by version');
+  return rows;
+}
+
+export async function migrate(
+  handle: DatabaseHandle,
+  logger?: Logger,
+  files: readonly MigrationFile[] = readMigrations(),
+): Promise<MigrationResult> {
+  return handle.withTransaction(async (conn) => {
+    // Serialise concurrent migrators (several `start` processes on one server).
+    await conn.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    await conn.script(BOOTSTRAP);
+    const applied = await appliedMigrations(conn);
+    verifyHistory(applied, files);
+    const pending = files.slice(applied.length);
+    for (const migration of pending) {
+      logger?.info({ migration: migration.name }, `applying migration ${migration.name}`);
+      try {
+        await conn.script(migration.sql);
+      } catch (error) {
+        const e = error instanceof Error ? error : new Error(String(error));
+        throw new MigrationError(`migration ${migration.name} failed, nothing was applied: ${e.message}`);
+      }
+      await conn.query('insert into etl.schema_migrations (version, name, checksum) values ($1, $2, $3)', [
+        migration.version,
+        migration.name,
+        migration.checksum,
+      ]);
+    }
+    return { applied: pending, version: files.length };
+  });
+}
+
+export interface MigrationStatus {
+  readonly applied: number;
+  readonly available: number;
+  readonly pending: readonly string[];
+}
+
+export async function migrationStatus(handle: DatabaseHandle, files: readonly MigrationFile[] = readMigrations()): Promise<MigrationStatus> {
+  return handle.withConnection(async (conn) => {
+    const { rows } = await conn.query<{ present: boolean }>(`select to_regclass('etl.schema_migrations') is not null as present`);
+    const applied = rows[0]?.present ? await appliedMigrations(conn) : [];
+    verifyHistory(applied, files);
+    return {
+      applied: applied.length,
+      available: files.length,
+      pending: files.slice(applied.length).map((f) => f.name),
+    };
+  });
+}
