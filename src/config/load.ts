@@ -62,7 +62,7 @@ function parseText(file: string, text: string): unknown {
       `${file}: not valid YAML`,
       doc.errors.map((e) => {
         const pos = e.linePos?.[0];
-        return `${pos ? `line ${pos.line}, column ${pos.col}` : 'somewhere'}: ${e.message.split('\n')[0]}`;
+        return `${pos ? `line ${pos.line}, column ${pos.col}` : 'somewhere'}: ${(e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}`;
       }),
     );
   }

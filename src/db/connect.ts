@@ -200,7 +200,9 @@ async function openPostgres(url: string): Promise<DatabaseHandle> {
     withConnection,
     withTransaction: (fn) => withConnection((conn) => runTransaction(conn, fn)),
     async close() {
+      // kysely ends the pool only if it ever ran a query; raw connections may have been the only users.
       await db.destroy();
+      if (!pool.ending && !pool.ended) await pool.end();
     },
   };
 }

@@ -138,6 +138,7 @@ export function readCsvFile(options: CsvReadOptions): Promise<CsvReadResult> {
     const input = createReadStream(file);
     const decoded = input.pipe(new StrictUtf8Decoder(file));
 
+    // Mark the failure before aborting the parser: papaparse's abort() calls complete() synchronously.
     const fail = (error: unknown) => {
       if (failed) return;
       failed = true;
@@ -160,7 +161,6 @@ export function readCsvFile(options: CsvReadOptions): Promise<CsvReadResult> {
           if (error.code === 'MissingQuotes') {
             const row = results.data[error.row ?? 0] ?? [];
             const startLine = line + lineOffsetOfRow(results.data, error.row ?? 0);
-            parser.abort();
             fail(
               new InputFileError(
                 { file, line: startLine },
@@ -169,6 +169,7 @@ export function readCsvFile(options: CsvReadOptions): Promise<CsvReadResult> {
                 'a closing double quote before the end of the field',
               ),
             );
+            parser.abort();
             return;
           }
           if (error.code === 'InvalidQuotes' && error.row !== undefined) stray.add(error.row);
@@ -188,8 +189,8 @@ export function readCsvFile(options: CsvReadOptions): Promise<CsvReadResult> {
             try {
               options.onHeader(fields, startLine);
             } catch (error) {
-              parser.abort();
               fail(error);
+              parser.abort();
               return;
             }
             continue;
@@ -208,8 +209,8 @@ export function readCsvFile(options: CsvReadOptions): Promise<CsvReadResult> {
             parser.resume();
           },
           (error: unknown) => {
-            parser.abort();
             fail(error);
+            parser.abort();
           },
         );
       },

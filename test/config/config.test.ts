@@ -1,0 +1,80 @@
+import { expect, it } from 'vitest';
+import { resolveConfig } from '../../src/config/load.js';
+import { ConfigError, redactSecrets } from '../../src/errors.js';
+import { PIPELINES } from '../../pipelines/registry.js';
+import { loadConfig } from '../../src/config/load.js';
+import { DEFAULT_CONFIG_FILE, PACKAGE_ROOT } from '../../src/paths.js';
+import { join } from 'node:path';
+import { makeInbox, writeFile } from '../helpers/pipelines.js';
+
+const FILE = '/etc/bubblewatch/test.yaml';
+
+function problems(raw: unknown, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    resolveConfig(FILE, raw, env, PIPELINES);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return [...(error as ConfigError).problems];
+  }
+  return [];
+}
+
+it('loads the bundled config with sources resolved against its folder', () => {
+  const config = loadConfig({ registry: PIPELINES, env: {} });
+  expect(config.file).toBe(DEFAULT_CONFIG_FILE);
+  expect(config.databaseUrl).toBeUndefined();
+  expect(config.embeddedDir).toBe(join(PACKAGE_ROOT, '.bubblewatch', 'db'));
+  const custom = config.pipelines.get('custom-series')!;
+  expect(custom).toMatchObject({ enabled: true, schedule: { cron: '15 6 * * *', timezone: 'UTC' } });
+  expect(custom.sources).toEqual([{ path: join(PACKAGE_ROOT, 'data', 'sample', 'custom-series'), pattern: '*.csv' }]);
+});
+
+it('reports every problem as path: message', () => {
+  expect(
+    problems({
+      log: { level: 'loud' },
+      pipelines: {
+        'custom-series': { schedule: { cron: '61 * * * *', timezone: 'Mars/Olympus' }, sources: [{ path: 'x' }] },
+      },
+      extra: 1,
+    }),
+  ).toEqual([
+    'log.level: Invalid option: expected one of "trace"|"debug"|"info"|"warn"|"error"|"fatal"|"silent"',
+    expect.stringMatching(/^pipelines\.custom-series\.schedule\.cron: invalid cron expression "61 \* \* \* \*" \(minute: .+\); expected five or six fields such as "30 6 \* \* \*"$/),
+    'pipelines.custom-series.schedule.timezone: unknown time zone "Mars/Olympus"; expected an IANA name such as "UTC" or "America/New_York"',
+    '(top level): unknown key "extra"',
+  ]);
+});
+
+it('names unknown pipelines and enabled pipelines without sources', () => {
+  expect(problems({ pipelines: { 'custom-seriess': { sources: [{ path: 'x' }] }, 'custom-series': { enabled: true } } })).toEqual([
+    'pipelines.custom-seriess: no such pipeline (known: custom-series)',
+    'pipelines.custom-series.sources: required for an enabled pipeline (a file, folder or glob)',
+  ]);
+});
+
+it('keeps secrets out of the file', () => {
+  expect(problems({ database: { url: 'postgres://u:p@h/db' } })).toEqual([
+    'database: unknown key "url" (secrets and connection strings come only from the environment, e.g. DATABASE_URL)',
+  ]);
+  expect(problems({}, { DATABASE_URL: 'mysql://x' })).toEqual(['DATABASE_URL (environment): expected a postgres:// or postgresql:// connection string']);
+});
+
+it('lets the environment choose the database, log level and embedded folder', () => {
+  const config = resolveConfig(FILE, {}, { DATABASE_URL: 'postgres://a@b/c', LOG_LEVEL: 'debug', BUBBLEWATCH_EMBEDDED_DIR: '/tmp/x' }, PIPELINES);
+  expect(config).toMatchObject({ databaseUrl: 'postgres://a@b/c', embeddedDir: '/tmp/x', log: { level: 'debug', format: 'auto' } });
+  expect(config.pipelines.get('custom-series')).toMatchObject({ configured: false, enabled: false });
+});
+
+it('reports YAML syntax errors with line and column', () => {
+  const path = writeFile(makeInbox(), 'bad.yaml', 'log:\n  level: info\n   format: json\n');
+  expect(() => loadConfig({ file: path, registry: PIPELINES })).toThrow(/bad\.yaml: not valid YAML\n  - line 2, column 10: Nested mappings are not allowed in compact mappings\n/);
+});
+
+it('redacts passwords in connection strings', () => {
+  expect(redactSecrets('cannot reach postgres://analyst:s3cr3t@db.example:5432/warehouse?sslmode=require')).toBe(
+    'cannot reach postgres://analyst:***@db.example:5432/warehouse?sslmode=require',
+  );
+  expect(redactSecrets('host=db password=s3cr3t user=x')).toBe('host=db password=*** user=x');
+  expect(redactSecrets('postgres://analyst@db/warehouse')).toBe('postgres://analyst@db/warehouse');
+});

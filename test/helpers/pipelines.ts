@@ -1,0 +1,64 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
+import { rmSync } from 'node:fs';
+import type { ResolvedPipelineConfig } from '../../src/config/load.js';
+import type { DatabaseHandle } from '../../src/db/connect.js';
+import type { AnyPipeline } from '../../src/engine/pipeline.js';
+import { runPipeline, type RunOptions, type RunSummary } from '../../src/engine/run-pipeline.js';
+import { pino, type Logger } from 'pino';
+
+/** A temporary inbox folder, removed after the test. */
+export function makeInbox(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bubblewatch-inbox-'));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export function writeFile(dir: string, name: string, content: string | Buffer): string {
+  const path = join(dir, name);
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(path, content);
+  return path;
+}
+
+export function inboxConfig(pipeline: AnyPipeline, inbox: string, pattern = pipeline.format.pattern): ResolvedPipelineConfig {
+  return {
+    name: pipeline.name,
+    configured: true,
+    enabled: true,
+    schedule: pipeline.defaults.schedule,
+    sources: [{ path: inbox, pattern }],
+    baseDir: inbox,
+    options: {},
+  };
+}
+
+/** A logger that keeps every line in memory, to assert on what was logged. */
+export function memoryLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino(
+    { level: 'debug' },
+    {
+      write(text: string) {
+        lines.push(JSON.parse(text) as Record<string, unknown>);
+      },
+    },
+  );
+  return { logger, lines };
+}
+
+export async function runOnce(
+  handle: DatabaseHandle,
+  pipeline: AnyPipeline,
+  config: ResolvedPipelineConfig,
+  options: Partial<RunOptions> = {},
+  logger: Logger = memoryLogger().logger,
+): Promise<RunSummary> {
+  return runPipeline({ handle, logger }, pipeline, config, { trigger: 'manual', ...options });
+}
+
+export async function rows<R = Record<string, unknown>>(handle: DatabaseHandle, sql: string, params: unknown[] = []): Promise<R[]> {
+  return handle.withConnection(async (conn) => (await conn.query<R>(sql, params)).rows);
+}
