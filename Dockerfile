@@ -1,0 +1,22 @@
+# bubblewatch image: Node 20, the built CLI, the SQL and the bundled sample data.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY pipelines ./pipelines
+COPY bin ./bin
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production BUBBLEWATCH_LOG_FORMAT=json
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY bin ./bin
+COPY sql ./sql
+COPY config ./config
+COPY data ./data
+USER node
+ENTRYPOINT ["node", "/app/bin/bubblewatch.js"]
+CMD ["--help"]
