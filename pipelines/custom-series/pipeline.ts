@@ -1,5 +1,5 @@
 import { code, decimal, isoDate, optional, text } from '../../src/engine/fields.js';
-import { definePipeline, rowSchema } from '../../src/engine/pipeline.js';
+import { definePipeline, delimitedText, rowSchema } from '../../src/engine/pipeline.js';
 
 /**
  * Custom analyst series: any dated figure an analyst wants to keep beside the computed
@@ -11,18 +11,21 @@ import { definePipeline, rowSchema } from '../../src/engine/pipeline.js';
  * The natural key is (series, subject, date). A later file version replaces the earlier
  * one's rows; within one file the last line with a key wins (and a data check warns).
  */
+const row = rowSchema({
+  series: code({ max: 100 }),
+  subject: text({ max: 200 }),
+  date: isoDate(),
+  value: decimal(),
+  unit: optional(code({ max: 40 })),
+  source: optional(text({ max: 1000 })),
+});
+
 export const customSeries = definePipeline({
   name: 'custom-series',
   description: 'Analyst-supplied dated figures (series, subject, date, value) → analytics.custom_series',
-  format: { kind: 'csv', delimiter: ',', pattern: '*.csv' },
-  row: rowSchema({
-    series: code({ max: 100 }),
-    subject: text({ max: 200 }),
-    date: isoDate(),
-    value: decimal(),
-    unit: optional(code({ max: 40 })),
-    source: optional(text({ max: 1000 })),
-  }),
+  source: { pattern: '*.csv' },
+  reader: delimitedText(row),
+  row,
   naturalKey: ['series', 'subject', 'date'],
   load: {
     table: 'raw.custom_series',
@@ -66,11 +69,13 @@ export const customSeries = definePipeline({
     schedule: { cron: '15 6 * * *', timezone: 'UTC' },
   },
   views: ['analytics.custom_series'],
-  preview: {
-    title: 'Latest value of each custom series (analytics.custom_series)',
-    sql: `select distinct on (series, subject)
-                 series, subject, observation_date as date, value, unit
-          from analytics.custom_series
-          order by series, subject, observation_date desc`,
-  },
+  previews: [
+    {
+      title: 'Latest value of each custom series (analytics.custom_series)',
+      sql: `select distinct on (series, subject)
+                   series, subject, observation_date as date, value, unit
+            from analytics.custom_series
+            order by series, subject, observation_date desc`,
+    },
+  ],
 });

@@ -2,8 +2,10 @@ import { loadConfig, type AppConfig } from '../config/load.js';
 import { openDatabase, type DatabaseHandle } from '../db/connect.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { migrate } from '../migrate/migrator.js';
-import { PIPELINES } from '../../pipelines/registry.js';
+import { REGISTRY } from '../../pipelines/registry.js';
+import type { Fetcher } from '../engine/discover.js';
 import type { AnyPipeline } from '../engine/pipeline.js';
+import { fetchCached } from '../http/fetch-cached.js';
 
 /** What every command needs: validated config, a logger, the pipeline registry, and a way to open the database. */
 export interface CliContext {
@@ -18,9 +20,28 @@ export interface GlobalOptions {
 }
 
 export function createContext(options: GlobalOptions, out: NodeJS.WritableStream = process.stdout): CliContext {
-  const config = loadConfig({ file: options.config, registry: PIPELINES });
+  const config = loadConfig({ file: options.config, registry: REGISTRY });
   const logger = createLogger({ level: config.log.level, format: config.log.format });
-  return { config, logger, registry: PIPELINES, out };
+  return { config, logger, registry: REGISTRY.pipelines, out };
+}
+
+/** Downloads URL sources with the configured User-Agent, rate limit, cache, retries and size cap. */
+export function httpFetcher(ctx: CliContext): Fetcher {
+  const http = ctx.config.http;
+  return async (url, expect) => {
+    const result = await fetchCached(url, {
+      userAgent: http.user_agent ?? '',
+      cacheDir: http.cache_dir,
+      maxRequestsPerSecond: http.max_requests_per_second,
+      timeoutMs: http.timeout_ms,
+      maxBytes: http.max_bytes,
+      maxAttempts: http.max_attempts,
+      backoffBaseMs: http.backoff_base_ms,
+      expectContentType: expect,
+    });
+    ctx.logger.info({ url, status: result.status, bytes: result.bytes, attempts: result.attempts }, `${url}: ${result.status === 'not-modified' ? 'not modified since the last download' : `downloaded ${result.bytes} bytes`}`);
+    return { path: result.path, status: result.status };
+  };
 }
 
 /**

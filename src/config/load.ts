@@ -1,12 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import type { ResolvedSource } from '../engine/discover.js';
 import type { AnyPipeline } from '../engine/pipeline.js';
 import type { LogFormat } from '../log/logger.js';
 import { DEFAULT_CONFIG_FILE } from '../paths.js';
-import { configFileSchema, formatIssues, type ScheduleConfig } from './schema.js';
+import { configFileSchema, formatIssues, type ArchiveSettings, type HttpSettings, type ScheduleConfig } from './schema.js';
 
 /**
  * Config is read in three steps, each reporting every problem as `path: message`:
@@ -14,6 +14,10 @@ import { configFileSchema, formatIssues, type ScheduleConfig } from './schema.js
  * the config file's folder, merge each pipeline's defaults) and check names against the
  * pipeline registry. Secrets never live in the file: DATABASE_URL comes from the environment.
  */
+
+export type ResolvedSource =
+  | { readonly kind: 'path'; readonly path: string; readonly pattern: string }
+  | { readonly kind: 'url'; readonly url: string };
 
 export interface ResolvedPipelineConfig {
   readonly name: string;
@@ -32,14 +36,27 @@ export interface AppConfig {
   readonly databaseUrl: string | undefined;
   readonly embeddedDir: string;
   readonly log: { readonly level: string; readonly format: LogFormat };
+  readonly http: HttpSettings;
+  readonly archives: ArchiveSettings;
+  /** Sections the pipelines share (e.g. companies), validated by the schemas the registry gives. */
+  readonly shared: Readonly<Record<string, unknown>>;
   readonly pipelines: ReadonlyMap<string, ResolvedPipelineConfig>;
+}
+
+/** What the config loader needs to know about the pipelines: the list, and their shared config sections. */
+export interface Registry {
+  readonly pipelines: readonly AnyPipeline[];
+  /** Top-level config sections with their schemas, e.g. { companies: companiesSchema }. */
+  readonly sharedSections: Readonly<Record<string, z.ZodType>>;
+  /** Cross-checks between shared sections and pipelines, each problem as `path: message`. */
+  readonly validate?: (shared: Readonly<Record<string, unknown>>) => readonly string[];
 }
 
 export interface LoadConfigOptions {
   /** Explicit file (the --config flag); else BUBBLEWATCH_CONFIG; else config/bubblewatch.yaml. */
   readonly file?: string | undefined;
   readonly env?: NodeJS.ProcessEnv;
-  readonly registry: readonly AnyPipeline[];
+  readonly registry: Registry;
 }
 
 export function configFilePath(options: { file?: string | undefined; env?: NodeJS.ProcessEnv }): string {
@@ -79,32 +96,44 @@ export function loadConfig(options: LoadConfigOptions): AppConfig {
   return resolveConfig(file, raw, env, options.registry);
 }
 
-export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv, registry: readonly AnyPipeline[]): AppConfig {
-  const parsed = configFileSchema.safeParse(raw);
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv, registry: Registry): AppConfig {
+  const schema = configFileSchema.extend(registry.sharedSections);
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     throw new ConfigError(`${file}: invalid configuration`, formatIssues(parsed.error));
   }
-  const config = parsed.data;
+  const config = parsed.data as z.infer<typeof configFileSchema> & Record<string, unknown>;
   const configDir = dirname(file);
   const fromConfig = (p: string) => (isAbsolute(p) ? p : resolve(configDir, p));
   const problems: string[] = [];
 
-  const known = new Map(registry.map((p) => [p.name, p]));
+  const shared: Record<string, unknown> = {};
+  for (const key of Object.keys(registry.sharedSections)) shared[key] = config[key];
+  problems.push(...(registry.validate?.(shared) ?? []));
+
+  const known = new Map(registry.pipelines.map((p) => [p.name, p]));
   for (const name of Object.keys(config.pipelines)) {
-    if (!known.has(name)) {
-      problems.push(`pipelines.${name}: no such pipeline (known: ${[...known.keys()].join(', ')})`);
-    }
+    if (!known.has(name)) problems.push(`pipelines.${name}: no such pipeline (known: ${[...known.keys()].join(', ')})`);
   }
 
+  let usesUrls = false;
   const pipelines = new Map<string, ResolvedPipelineConfig>();
-  for (const definition of registry) {
+  for (const definition of registry.pipelines) {
     const entry = config.pipelines[definition.name];
-    const sources: ResolvedSource[] = (entry?.sources ?? []).map((s) => ({
-      path: fromConfig(s.path),
-      pattern: s.pattern ?? definition.format.pattern,
-    }));
+    const sources: ResolvedSource[] = (entry?.sources ?? []).map((s, i) => {
+      if ('url' in s) {
+        usesUrls = true;
+        if (/\{[a-z0-9_]+\}/i.test(s.url) && !definition.source.expandUrl) {
+          problems.push(`pipelines.${definition.name}.sources.${i}.url: pipeline ${definition.name} does not expand placeholders like {cik10}`);
+        }
+        return { kind: 'url', url: s.url };
+      }
+      return { kind: 'path', path: fromConfig(s.path), pattern: s.pattern ?? definition.source.pattern };
+    });
     if (entry && entry.enabled && sources.length === 0) {
-      problems.push(`pipelines.${definition.name}.sources: required for an enabled pipeline (a file, folder or glob)`);
+      problems.push(`pipelines.${definition.name}.sources: required for an enabled pipeline (a file, folder, glob or URL)`);
     }
     pipelines.set(definition.name, {
       name: definition.name,
@@ -116,10 +145,13 @@ export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv
       options: entry?.options ?? {},
     });
   }
+  if (usesUrls && !config.http.user_agent) {
+    problems.push('http.user_agent: required when a source is a URL; the SEC refuses requests without a contact, e.g. "bubblewatch/0.1 (you@example.com)"');
+  }
 
   const envLevel = env.LOG_LEVEL ?? env.BUBBLEWATCH_LOG_LEVEL;
-  if (envLevel !== undefined && !['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(envLevel)) {
-    problems.push(`LOG_LEVEL (environment): got "${envLevel}", expected one of trace, debug, info, warn, error, fatal, silent`);
+  if (envLevel !== undefined && !LOG_LEVELS.includes(envLevel)) {
+    problems.push(`LOG_LEVEL (environment): got "${envLevel}", expected one of ${LOG_LEVELS.join(', ')}`);
   }
   const envFormat = env.BUBBLEWATCH_LOG_FORMAT;
   if (envFormat !== undefined && !['auto', 'pretty', 'json'].includes(envFormat)) {
@@ -139,6 +171,9 @@ export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv
       level: envLevel ?? config.log.level,
       format: (envFormat as LogFormat | undefined) ?? config.log.format,
     },
+    http: { ...config.http, cache_dir: fromConfig(config.http.cache_dir) },
+    archives: config.archives,
+    shared,
     pipelines,
   };
 }

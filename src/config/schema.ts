@@ -36,12 +36,21 @@ export const scheduleSchema = z.strictObject({
   timezone: timezone.default('UTC'),
 });
 
-export const sourceSchema = z.strictObject({
-  /** A file, a folder (an inbox analysts drop files into) or a glob such as data/*.csv. */
-  path: z.string().min(1),
-  /** With a folder: which file names to take. */
-  pattern: z.string().min(1).optional(),
-});
+export const sourceSchema = z.union([
+  z.strictObject({
+    /** A file, a folder (an inbox analysts drop files into) or a glob such as data/*.csv. */
+    path: z.string().min(1),
+    /** With a folder: which file names to take. */
+    pattern: z.string().min(1).optional(),
+  }),
+  z.strictObject({
+    /** An http(s) URL, or a template the pipeline expands (e.g. one URL per company: {cik10}). */
+    url: z
+      .string()
+      .regex(/^https?:\/\/[^\s]+$/, 'expected an http:// or https:// URL')
+      .refine((u) => !/^https?:\/\/[^/@\s]*:[^/@\s]*@/.test(u), 'credentials do not belong in a URL in the config file'),
+  }),
+]);
 
 export const pipelineConfigSchema = z.strictObject({
   enabled: z.boolean().default(true),
@@ -49,6 +58,25 @@ export const pipelineConfigSchema = z.strictObject({
   sources: z.array(sourceSchema).min(1).optional(),
   /** Pipeline-specific settings; each pipeline validates its own. */
   options: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const httpSchema = z.strictObject({
+  /** Sent with every request. The SEC requires a contact: "bubblewatch/0.1 (you@example.com)". */
+  user_agent: z.string().min(1).optional(),
+  max_requests_per_second: z.number().positive().max(100).default(10),
+  timeout_ms: z.number().int().positive().default(60_000),
+  max_bytes: z.number().int().positive().default(2 * 1024 ** 3),
+  max_attempts: z.number().int().min(1).max(20).default(5),
+  backoff_base_ms: z.number().int().positive().default(500),
+  /** Where downloads are cached (with their ETag / Last-Modified). */
+  cache_dir: z.string().min(1).default('../.bubblewatch/downloads'),
+});
+
+export const archivesSchema = z.strictObject({
+  /** An archive whose entries expand beyond this many bytes is refused. */
+  max_uncompressed_bytes: z.number().int().positive().default(8 * 1024 ** 3),
+  /** …or whose entries expand to more than this many times their compressed size (a zip bomb). */
+  max_expansion_ratio: z.number().positive().default(200),
 });
 
 export const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
@@ -66,8 +94,13 @@ export const configFileSchema = z.strictObject({
       format: z.enum(['auto', 'pretty', 'json']).default('auto'),
     })
     .default({ level: 'info', format: 'auto' }),
+  http: httpSchema.default(httpSchema.parse({})),
+  archives: archivesSchema.default(archivesSchema.parse({})),
   pipelines: z.record(z.string(), pipelineConfigSchema).default({}),
 });
+
+export type HttpSettings = z.infer<typeof httpSchema>;
+export type ArchiveSettings = z.infer<typeof archivesSchema>;
 
 export type ConfigFile = z.infer<typeof configFileSchema>;
 export type PipelineConfigInput = z.infer<typeof pipelineConfigSchema>;

@@ -19,8 +19,16 @@ export interface CsvRecord {
 }
 
 export interface CsvReadOptions {
+  /** The file to read, and the name used in messages. */
   readonly file: string;
+  /** Opens the bytes to read instead of `file` (an entry inside an archive). */
+  readonly open?: () => NodeJS.ReadableStream;
   readonly delimiter: string;
+  /**
+   * false for formats without quoting (SEC financial statement data sets): a double quote
+   * is data, fields never span lines, and papaparse's fast mode applies.
+   */
+  readonly quoting?: boolean;
   /** Called once with the first non-blank row. */
   readonly onHeader: (fields: readonly string[], line: number) => void;
   /** Called with each batch of data rows; reading waits for the promise. */
@@ -135,23 +143,25 @@ export function readCsvFile(options: CsvReadOptions): Promise<CsvReadResult> {
     let dataRows = 0;
     let blankLines = 0;
     let failed = false;
-    const input = createReadStream(file);
+    const input = options.open ? options.open() : createReadStream(file);
     const decoded = input.pipe(new StrictUtf8Decoder(file));
 
     // Mark the failure before aborting the parser: papaparse's abort() calls complete() synchronously.
     const fail = (error: unknown) => {
       if (failed) return;
       failed = true;
-      input.destroy();
+      (input as { destroy?: () => void }).destroy?.();
       decoded.destroy();
       rejectPromise(error);
     };
-    input.on('error', fail);
+    (input as NodeJS.ReadableStream & { on(event: 'error', cb: (e: Error) => void): void }).on('error', fail);
     decoded.on('error', fail);
 
+    const quoting = options.quoting ?? true;
     Papa.parse<string[]>(decoded as unknown as File, {
       delimiter,
       header: false,
+      ...(quoting ? {} : { fastMode: true, quoteChar: '\u0000' }),
       skipEmptyLines: false,
       dynamicTyping: false,
       chunk(results, parser) {

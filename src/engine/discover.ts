@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
+import type { ResolvedSource } from '../config/load.js';
 import { InputFileError } from '../errors.js';
+import type { PipelineRuntime, SourceSpec } from './pipeline.js';
 
 /**
  * Find the files a pipeline's sources point at: a file, a folder (an inbox analysts drop
@@ -10,16 +12,22 @@ import { InputFileError } from '../errors.js';
  * hidden or still being written (.part, .tmp, ~$…) are left for a later run.
  */
 
-export interface ResolvedSource {
-  /** Absolute path: a file, a folder, or a glob. */
+/** What a URL source was fetched into. */
+export interface Fetched {
   readonly path: string;
-  /** With a folder: which file names to take (a glob on the name, e.g. *.csv). */
-  readonly pattern: string;
+  readonly status: 'downloaded' | 'not-modified';
 }
 
+/** Fetches a URL into a local file (cached, polite, retried); injected so tests can use a fake. */
+export type Fetcher = (url: string, expect: SourceSpec['expectContentType']) => Promise<Fetched>;
+
+/** One unit of source data: a file, a dataset folder, or a fetched URL. */
 export interface DiscoveredFile {
+  /** Local path to read (for a URL, the cached download). */
   readonly path: string;
-  /** Stable identity of the file within its pipeline: its path relative to `baseDir`. */
+  /** Where the data came from, for provenance: the path, or the URL. */
+  readonly uri: string;
+  /** Stable identity within its pipeline: path relative to the config folder, or the URL. */
   readonly sourceKey: string;
   readonly sizeBytes: number;
   readonly sha256: string;
@@ -87,7 +95,7 @@ function toSlashes(path: string): string {
   return path.split(sep).join('/');
 }
 
-async function listSource(source: ResolvedSource): Promise<string[]> {
+async function listSource(source: Extract<ResolvedSource, { kind: 'path' }>, spec: SourceSpec): Promise<string[]> {
   if (hasGlob(source.path)) {
     const parts = toSlashes(source.path).split('/');
     const firstGlob = parts.findIndex(hasGlob);
@@ -114,9 +122,18 @@ async function listSource(source: ResolvedSource): Promise<string[]> {
     throw error;
   }
   if (info.isFile()) return [source.path];
+  const marker = spec.datasetMarker;
+  if (marker && existsSync(join(source.path, marker))) return [source.path];
   const matcher = globToRegExp(source.pattern);
-  const files = await walk(source.path, false);
-  return files.filter((f) => matcher.test(f.slice(f.lastIndexOf(sep) + 1)));
+  const entries = await readdir(source.path, { withFileTypes: true });
+  const out: string[] = [];
+  for (const entry of entries) {
+    if (IN_PROGRESS.test(entry.name)) continue;
+    const full = join(source.path, entry.name);
+    if (entry.isFile() && matcher.test(entry.name)) out.push(full);
+    else if (entry.isDirectory() && marker && existsSync(join(full, marker))) out.push(full);
+  }
+  return out;
 }
 
 export function sha256File(path: string): Promise<{ sha256: string; sizeBytes: number }> {
@@ -133,22 +150,64 @@ export function sha256File(path: string): Promise<{ sha256: string; sizeBytes: n
   });
 }
 
-export async function discoverFiles(sources: readonly ResolvedSource[], baseDir: string): Promise<DiscoveredFile[]> {
+/** A dataset folder's identity: the SHA-256 over its content files' names and hashes. */
+async function sha256Folder(path: string, files: readonly string[]): Promise<{ sha256: string; sizeBytes: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for (const name of [...files].sort()) {
+    const file = join(path, name);
+    if (!existsSync(file)) {
+      throw new InputFileError({ file: path }, `the dataset folder has no ${name}`, `files ${(await readdir(path)).join(', ')}`, `${files.join(' and ')}`);
+    }
+    const one = await sha256File(file);
+    hash.update(`${name}\0${one.sha256}\n`);
+    size += one.sizeBytes;
+  }
+  return { sha256: hash.digest('hex'), sizeBytes: size };
+}
+
+export interface DiscoverOptions {
+  readonly sources: readonly ResolvedSource[];
+  readonly baseDir: string;
+  readonly spec: SourceSpec;
+  readonly runtime: PipelineRuntime;
+  readonly fetch?: Fetcher | undefined;
+}
+
+export async function discoverFiles(options: DiscoverOptions): Promise<DiscoveredFile[]> {
+  const { sources, baseDir, spec } = options;
   const seen = new Set<string>();
-  const paths: string[] = [];
+  const found: { path: string; uri: string; key?: string }[] = [];
   for (const source of sources) {
-    for (const path of (await listSource(source)).sort()) {
+    if (source.kind === 'url') {
+      const urls = spec.expandUrl ? spec.expandUrl(source.url, options.runtime) : [source.url];
+      for (const url of urls) {
+        if (seen.has(url)) continue;
+        seen.add(url);
+        if (!options.fetch) throw new Error(`no fetcher configured for URL sources (${url})`);
+        const fetched = await options.fetch(url, spec.expectContentType);
+        found.push({ path: fetched.path, uri: url, key: url });
+      }
+      continue;
+    }
+    for (const path of (await listSource(source, spec)).sort()) {
       if (seen.has(path)) continue;
       seen.add(path);
-      paths.push(path);
+      found.push({ path, uri: path });
     }
   }
   const files: DiscoveredFile[] = [];
-  for (const path of paths) {
-    const { sha256, sizeBytes } = await sha256File(path);
-    const rel = relative(baseDir, path);
-    const sourceKey = isAbsolute(rel) ? toSlashes(path) : toSlashes(rel);
-    files.push({ path, sourceKey, sizeBytes, sha256 });
+  for (const f of found) {
+    const isFolder = (await stat(f.path)).isDirectory();
+    const { sha256, sizeBytes } = isFolder ? await sha256Folder(f.path, spec.datasetFiles ?? [spec.datasetMarker ?? '']) : await sha256File(f.path);
+    const rel = relative(baseDir, f.path);
+    const sourceKey = f.key ?? (isAbsolute(rel) ? toSlashes(f.path) : toSlashes(rel));
+    files.push({ path: f.path, uri: f.uri, sourceKey, sizeBytes, sha256 });
   }
   return files;
+}
+
+/** A short name for a unit in messages: the URL, or the path relative to the working folder. */
+export function describeUnit(file: DiscoveredFile): string {
+  return file.uri === file.path ? displayPath(file.path) : file.uri;
 }

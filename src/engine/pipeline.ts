@@ -1,5 +1,9 @@
 import { z } from 'zod';
 import type { ScheduleConfig } from '../config/schema.js';
+import type { SqlConnection } from '../db/connect.js';
+import type { Logger } from '../log/logger.js';
+import { csvReader } from './readers/csv.js';
+import type { RecordReader } from './readers/types.js';
 
 /**
  * What a pipeline declares. A pipeline lives in pipelines/<name>/, is listed once in
@@ -9,17 +13,19 @@ import type { ScheduleConfig } from '../config/schema.js';
 /** A value bound for one column of a COPY: text, a number, or null. */
 export type CopyValue = string | number | boolean | null;
 
-export interface CsvFormat {
-  readonly kind: 'csv';
-  /** Field separator; ',' unless the source says otherwise ('\t' for tab-separated). */
-  readonly delimiter: string;
-  /** File names taken from a folder source when the config gives no pattern. */
-  readonly pattern: string;
+/**
+ * What a pipeline sees of the configuration while it runs: its own options and the
+ * shared settings sections (such as the list of companies), already validated.
+ */
+export interface PipelineRuntime {
+  readonly pipeline: string;
+  readonly options: Readonly<Record<string, unknown>>;
+  readonly shared: Readonly<Record<string, unknown>>;
 }
 
 /**
- * The row schema: one zod field per column the source may have, keyed by the column's
- * header name. Fields wrapped in `optional()` may be absent from the header or empty.
+ * The row schema: one zod field per column the source may have, keyed by column name.
+ * Fields wrapped in `optional()` may be absent or empty.
  */
 export type RowFields = Record<string, z.ZodType<unknown, string | undefined>>;
 
@@ -42,12 +48,17 @@ export function rowSchema<F extends RowFields>(fields: F): RowSpec<F> {
 
 export type RowOf<S extends RowSpec<RowFields>> = z.output<S['schema']>;
 
-/** Where valid rows go. The engine adds file_id, line_no and run_id to every row. */
+/** Where valid rows go. The engine adds file_id, line_no and run_id (and locator, if asked) to every row. */
 export interface LoadTarget<Row> {
   readonly table: string;
   readonly columns: readonly string[];
-  /** The values for `columns`, in order; `null` means the row is skipped on purpose (counted as skipped). */
-  readonly values: (row: Row) => readonly CopyValue[] | null;
+  /** The table has a `locator` column for where in the file a record was (JSON path, archive entry). */
+  readonly locator?: boolean;
+  /**
+   * The values for `columns`, in order. `null` skips the row on purpose (counted as skipped);
+   * throwing RowRejection rejects it with a reason (for rules that need the configuration).
+   */
+  readonly values: (row: Row, runtime: PipelineRuntime) => readonly CopyValue[] | null;
 }
 
 export type CheckSeverity = 'error' | 'warn';
@@ -63,27 +74,50 @@ export interface DataCheck {
   readonly sql: string;
 }
 
-export interface PipelineDefaults {
-  /** Used when the config gives no schedule. */
-  readonly schedule: ScheduleConfig;
+export interface SourceSpec {
+  /** File names taken from a folder source when the config gives no pattern, e.g. "*.csv". */
+  readonly pattern: string;
+  /**
+   * A folder holding a file of this name is one source unit (a dataset folder, such as an
+   * SEC financial statement data set with sub.txt and num.txt), hashed over its files.
+   */
+  readonly datasetMarker?: string;
+  /** Files of the dataset folder that make up its content (hashed; others are ignored). */
+  readonly datasetFiles?: readonly string[];
+  /** Turn a URL template from the config into the URLs to fetch (e.g. one per configured company). */
+  readonly expandUrl?: (template: string, runtime: PipelineRuntime) => readonly string[];
+  /** What a fetched body must look like. */
+  readonly expectContentType?: 'json' | 'zip' | 'csv';
+}
+
+export interface Preview {
+  readonly title: string;
+  readonly sql: string;
 }
 
 export interface PipelineDefinition<S extends RowSpec<RowFields> = RowSpec<RowFields>> {
   readonly name: string;
   readonly description: string;
-  readonly format: CsvFormat;
+  readonly source: SourceSpec;
+  /** Creates the reader for one run, bound to the run's configuration. */
+  readonly reader: (runtime: PipelineRuntime, logger: Logger) => RecordReader;
   readonly row: S;
-  /** Which columns together identify a fact; used for the duplicate-key check and docs. */
+  /** Which fields together identify a fact; for the duplicate-key check and docs. */
   readonly naturalKey: readonly string[];
   readonly load: LoadTarget<RowOf<S>>;
+  /**
+   * Runs first in the run's transaction, e.g. to write configuration the transforms read
+   * (companies and their tags). Returning fullRefresh: true makes the transforms recompute everything.
+   */
+  readonly prepare?: (conn: SqlConnection, runtime: PipelineRuntime) => Promise<{ readonly fullRefresh?: boolean } | void>;
   /** SQL files under sql/transforms/, run in this order inside the run's transaction. */
   readonly transforms: readonly string[];
   readonly checks: readonly DataCheck[];
-  readonly defaults: PipelineDefaults;
+  readonly defaults: { readonly schedule: ScheduleConfig };
   /** Analyst views this pipeline feeds, named in summaries and docs. */
   readonly views: readonly string[];
-  /** A short query whose rows show a new user what the pipeline produced (printed after `run`). */
-  readonly preview?: { readonly title: string; readonly sql: string };
+  /** Short queries whose rows show a new user what the pipeline produced (printed after `run`; same titles print once). */
+  readonly previews?: readonly Preview[];
 }
 
 /** Identity function that keeps the row type flowing from `row` to `load.values`. */
@@ -95,3 +129,19 @@ export function definePipeline<S extends RowSpec<RowFields>>(definition: Pipelin
 }
 
 export type AnyPipeline = PipelineDefinition<RowSpec<RowFields>>;
+
+/** The reader for a delimited text source whose header names the row schema's columns. */
+export function delimitedText(
+  row: RowSpec<RowFields>,
+  options: { readonly delimiter?: string; readonly aliases?: Readonly<Record<string, string>> } = {},
+): (runtime: PipelineRuntime, logger: Logger) => RecordReader {
+  return (runtime, logger) =>
+    csvReader({
+      delimiter: options.delimiter ?? ',',
+      required: row.required,
+      optional: row.optional,
+      ...(options.aliases ? { aliases: options.aliases } : {}),
+      logger,
+      pipeline: runtime.pipeline,
+    });
+}

@@ -4,9 +4,9 @@ import type { RunTrigger } from '../db/tables/runs.table.js';
 import { DataCheckError, InputFileError, errorMessage, redactSecrets } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { runChecks, type CheckOutcome } from './checks.js';
-import { discoverFiles, displayPath, type DiscoveredFile } from './discover.js';
-import { loadCsvFile, type FileLoadCounts } from './load-file.js';
-import type { AnyPipeline } from './pipeline.js';
+import { describeUnit, discoverFiles, type DiscoveredFile, type Fetcher } from './discover.js';
+import { loadUnit, type FileLoadCounts } from './load-records.js';
+import type { AnyPipeline, PipelineRuntime } from './pipeline.js';
 import { ZERO_COUNTS, finishRun, heartbeat, startRun, type RunCounts } from './run-ledger.js';
 import { runTransforms } from './transforms.js';
 
@@ -48,6 +48,10 @@ export interface RunSummary {
 export interface RunContext {
   readonly handle: DatabaseHandle;
   readonly logger: Logger;
+  /** Shared config sections (companies, metrics, …) handed to the pipeline. */
+  readonly shared?: Readonly<Record<string, unknown>>;
+  /** Fetches URL sources; absent when no source is a URL. */
+  readonly fetch?: Fetcher;
 }
 
 /** Any 32-bit constant; with the pipeline's hash it names the pipeline's advisory lock. */
@@ -102,9 +106,10 @@ export async function runPipeline(
   timer.unref();
 
   try {
-    const discovered = await discoverFiles(config.sources, config.baseDir);
-    log.debug({ files: discovered.length }, `found ${discovered.length} source file(s)`);
-    const { files, checks } = await ctx.handle.withTransaction((conn) => loadAndTransform(conn, pipeline, runId, discovered, options, log));
+    const runtime: PipelineRuntime = { pipeline: pipeline.name, options: config.options, shared: ctx.shared ?? {} };
+    const discovered = await discoverFiles({ sources: config.sources, baseDir: config.baseDir, spec: pipeline.source, runtime, fetch: ctx.fetch });
+    log.debug({ files: discovered.length }, `found ${discovered.length} source unit(s)`);
+    const { files, checks } = await ctx.handle.withTransaction((conn) => loadAndTransform(conn, pipeline, runtime, runId, discovered, options, log));
     const counts = tally(files);
     clearInterval(timer);
     await beat;
@@ -143,6 +148,7 @@ export async function runPipeline(
 async function loadAndTransform(
   conn: SqlConnection,
   pipeline: AnyPipeline,
+  runtime: PipelineRuntime,
   runId: number,
   discovered: readonly DiscoveredFile[],
   options: RunOptions,
@@ -151,17 +157,21 @@ async function loadAndTransform(
   // One run per pipeline at a time: a second run waits here, then sees the first one's files as loaded.
   await conn.query('select pg_advisory_xact_lock($1, hashtext($2))', [PIPELINE_LOCK_CLASS, pipeline.name]);
 
+  const prepared = pipeline.prepare ? await pipeline.prepare(conn, runtime) : undefined;
+  const fullRefresh = (options.fullRefresh ?? false) || (prepared?.fullRefresh ?? false);
+  if (prepared?.fullRefresh) log.info('configuration changed since the last run: recomputing everything this pipeline derives');
+
   const files: FileOutcome[] = [];
   const loadedShas = await alreadyLoaded(conn, pipeline.name, discovered.map((f) => f.sha256));
   for (const file of discovered) {
     const previous = loadedShas.get(file.sha256);
     if (previous) {
       files.push({ action: 'skipped', file, fileId: previous.fileId, loadedByRun: previous.runId });
-      log.info({ file: file.path, file_id: previous.fileId }, `${displayPath(file.path)}: already loaded (same SHA-256, file ${previous.fileId}, run ${previous.runId}); skipped`);
+      log.info({ file: file.uri, file_id: previous.fileId }, `${describeUnit(file)}: already loaded (same SHA-256, file ${previous.fileId}, run ${previous.runId}); skipped`);
       continue;
     }
     try {
-      const outcome = await loadOneFile(conn, pipeline, runId, file, log);
+      const outcome = await loadOneFile(conn, pipeline, runtime, runId, file, log);
       files.push(outcome);
       loadedShas.set(file.sha256, { fileId: outcome.fileId, runId });
     } catch (error) {
@@ -172,8 +182,8 @@ async function loadAndTransform(
 
   const changed = files.some((f) => f.action === 'loaded');
   let checks: CheckOutcome[] = [];
-  if (changed || options.fullRefresh) {
-    await runTransforms(conn, pipeline.transforms, { runId, pipeline: pipeline.name, fullRefresh: options.fullRefresh ?? false }, log);
+  if (changed || fullRefresh) {
+    await runTransforms(conn, pipeline.transforms, { runId, pipeline: pipeline.name, fullRefresh }, log);
     await conn.query(`select set_config('bubblewatch.run_id', $1, true)`, [String(runId)]);
     checks = await runChecks(conn, pipeline.checks);
     for (const c of checks.filter((c) => !c.passed)) {
@@ -210,6 +220,7 @@ async function alreadyLoaded(conn: SqlConnection, pipeline: string, shas: readon
 async function loadOneFile(
   conn: SqlConnection,
   pipeline: AnyPipeline,
+  runtime: PipelineRuntime,
   runId: number,
   file: DiscoveredFile,
   log: Logger,
@@ -236,7 +247,7 @@ async function loadOneFile(
     .values({
       pipeline: pipeline.name,
       source_key: file.sourceKey,
-      uri: file.path,
+      uri: file.uri,
       sha256: file.sha256,
       size_bytes: file.sizeBytes,
       run_id: runId,
@@ -255,7 +266,7 @@ async function loadOneFile(
       .execute();
   }
 
-  const counts = await loadCsvFile(conn, pipeline, runId, { path: file.path, fileId }, log);
+  const counts = await loadUnit(conn, pipeline, runtime, runId, { path: file.path, uri: file.uri, fileId }, log);
   await conn.db
     .updateTable('etl.source_files')
     .set({ rows_read: counts.read, rows_loaded: counts.loaded, rows_rejected: counts.rejected, rows_skipped: counts.skipped })
@@ -264,12 +275,12 @@ async function loadOneFile(
   const ms = Math.round(performance.now() - started);
   const supersededIds = older.map((o) => o.file_id);
   log.info(
-    { file: file.path, file_id: fileId, read: counts.read, loaded: counts.loaded, rejected: counts.rejected, skipped: counts.skipped, ms, superseded: supersededIds },
-    `${displayPath(file.path)}: read ${counts.read}, loaded ${counts.loaded}, rejected ${counts.rejected}, skipped ${counts.skipped}` +
+    { file: file.uri, file_id: fileId, read: counts.read, loaded: counts.loaded, rejected: counts.rejected, skipped: counts.skipped, ms, superseded: supersededIds },
+    `${describeUnit(file)}: read ${counts.read}, loaded ${counts.loaded}, rejected ${counts.rejected}, skipped ${counts.skipped}` +
       (supersededIds.length > 0 ? ` (supersedes file ${supersededIds.join(', ')})` : ''),
   );
   if (counts.rejected > 0) {
-    log.warn({ file: file.path, rejected: counts.rejected }, `${displayPath(file.path)}: ${counts.rejected} row(s) rejected; see etl.rejects where file_id = ${fileId}`);
+    log.warn({ file: file.uri, rejected: counts.rejected }, `${describeUnit(file)}: ${counts.rejected} row(s) rejected; see etl.rejects where file_id = ${fileId}`);
   }
   return { action: 'loaded', file, fileId, counts, superseded: supersededIds };
 }
@@ -281,7 +292,7 @@ async function recordFiles(conn: SqlConnection, runId: number, files: readonly F
     .values(
       files.map((f) => ({
         run_id: runId,
-        uri: f.file.path,
+        uri: f.file.uri,
         sha256: f.file.sha256,
         size_bytes: f.file.sizeBytes,
         action: f.action,

@@ -63,10 +63,10 @@ describe('bubblewatch CLI', () => {
     expect(unknown.stderr).toMatch(/unknown command 'frobnicate'/);
     const noTarget = await cli(['run']);
     expect(noTarget.code).toBe(2);
-    expect(noTarget.stderr).toBe('bubblewatch: name the pipelines to run, or --all (pipelines: custom-series)\n');
+    expect(noTarget.stderr).toBe('bubblewatch: name the pipelines to run, or --all (pipelines: sec-companyfacts, sec-fsds, company-metrics, custom-series)\n');
     const noSuch = await cli(['run', 'nope']);
     expect(noSuch.code).toBe(2);
-    expect(noSuch.stderr).toContain('nope: no such pipeline (known: custom-series)');
+    expect(noSuch.stderr).toContain('nope: no such pipeline (known: sec-companyfacts, sec-fsds, company-metrics, custom-series)');
   });
 
   it('exits 2 on a bad config file and names each problem', async () => {

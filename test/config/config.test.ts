@@ -1,7 +1,7 @@
 import { expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/load.js';
 import { ConfigError, redactSecrets } from '../../src/errors.js';
-import { PIPELINES } from '../../pipelines/registry.js';
+import { REGISTRY } from '../../pipelines/registry.js';
 import { loadConfig } from '../../src/config/load.js';
 import { DEFAULT_CONFIG_FILE, PACKAGE_ROOT } from '../../src/paths.js';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ const FILE = '/etc/bubblewatch/test.yaml';
 
 function problems(raw: unknown, env: NodeJS.ProcessEnv = {}): string[] {
   try {
-    resolveConfig(FILE, raw, env, PIPELINES);
+    resolveConfig(FILE, raw, env, REGISTRY);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return [...(error as ConfigError).problems];
@@ -20,13 +20,13 @@ function problems(raw: unknown, env: NodeJS.ProcessEnv = {}): string[] {
 }
 
 it('loads the bundled config with sources resolved against its folder', () => {
-  const config = loadConfig({ registry: PIPELINES, env: {} });
+  const config = loadConfig({ registry: REGISTRY, env: {} });
   expect(config.file).toBe(DEFAULT_CONFIG_FILE);
   expect(config.databaseUrl).toBeUndefined();
   expect(config.embeddedDir).toBe(join(PACKAGE_ROOT, '.bubblewatch', 'db'));
   const custom = config.pipelines.get('custom-series')!;
   expect(custom).toMatchObject({ enabled: true, schedule: { cron: '15 6 * * *', timezone: 'UTC' } });
-  expect(custom.sources).toEqual([{ path: join(PACKAGE_ROOT, 'data', 'sample', 'custom-series'), pattern: '*.csv' }]);
+  expect(custom.sources).toEqual([{ kind: 'path', path: join(PACKAGE_ROOT, 'data', 'sample', 'custom-series'), pattern: '*.csv' }]);
 });
 
 it('reports every problem as path: message', () => {
@@ -48,8 +48,8 @@ it('reports every problem as path: message', () => {
 
 it('names unknown pipelines and enabled pipelines without sources', () => {
   expect(problems({ pipelines: { 'custom-seriess': { sources: [{ path: 'x' }] }, 'custom-series': { enabled: true } } })).toEqual([
-    'pipelines.custom-seriess: no such pipeline (known: custom-series)',
-    'pipelines.custom-series.sources: required for an enabled pipeline (a file, folder or glob)',
+    'pipelines.custom-seriess: no such pipeline (known: sec-companyfacts, sec-fsds, company-metrics, custom-series)',
+    'pipelines.custom-series.sources: required for an enabled pipeline (a file, folder, glob or URL)',
   ]);
 });
 
@@ -61,14 +61,14 @@ it('keeps secrets out of the file', () => {
 });
 
 it('lets the environment choose the database, log level and embedded folder', () => {
-  const config = resolveConfig(FILE, {}, { DATABASE_URL: 'postgres://a@b/c', LOG_LEVEL: 'debug', BUBBLEWATCH_EMBEDDED_DIR: '/tmp/x' }, PIPELINES);
+  const config = resolveConfig(FILE, {}, { DATABASE_URL: 'postgres://a@b/c', LOG_LEVEL: 'debug', BUBBLEWATCH_EMBEDDED_DIR: '/tmp/x' }, REGISTRY);
   expect(config).toMatchObject({ databaseUrl: 'postgres://a@b/c', embeddedDir: '/tmp/x', log: { level: 'debug', format: 'auto' } });
   expect(config.pipelines.get('custom-series')).toMatchObject({ configured: false, enabled: false });
 });
 
 it('reports YAML syntax errors with line and column', () => {
   const path = writeFile(makeInbox(), 'bad.yaml', 'log:\n  level: info\n   format: json\n');
-  expect(() => loadConfig({ file: path, registry: PIPELINES })).toThrow(/bad\.yaml: not valid YAML\n  - line 2, column 10: Nested mappings are not allowed in compact mappings\n/);
+  expect(() => loadConfig({ file: path, registry: REGISTRY })).toThrow(/bad\.yaml: not valid YAML\n  - line 2, column 10: Nested mappings are not allowed in compact mappings\n/);
 });
 
 it('redacts passwords in connection strings', () => {

@@ -23,13 +23,13 @@ export function writeFile(dir: string, name: string, content: string | Buffer): 
   return path;
 }
 
-export function inboxConfig(pipeline: AnyPipeline, inbox: string, pattern = pipeline.format.pattern): ResolvedPipelineConfig {
+export function inboxConfig(pipeline: AnyPipeline, inbox: string, pattern = pipeline.source.pattern): ResolvedPipelineConfig {
   return {
     name: pipeline.name,
     configured: true,
     enabled: true,
     schedule: pipeline.defaults.schedule,
-    sources: [{ path: inbox, pattern }],
+    sources: [{ kind: 'path', path: inbox, pattern }],
     baseDir: inbox,
     options: {},
   };

@@ -8,7 +8,7 @@ export function pipelinesCommand(ctx: CliContext, options: { json?: boolean }): 
       name: p.name,
       status: c.enabled ? 'enabled' : c.configured ? 'disabled' : 'not configured',
       schedule: `${c.schedule.cron} (${c.schedule.timezone})`,
-      sources: c.sources.map((s) => s.path + (s.pattern ? ` [${s.pattern}]` : '')),
+      sources: c.sources.map((s) => (s.kind === 'url' ? s.url : `${s.path} [${s.pattern}]`)),
       views: p.views,
       description: p.description,
     };

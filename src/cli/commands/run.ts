@@ -1,10 +1,10 @@
 import { ConfigError, EXIT_OK, EXIT_RUN_FAILED } from '../../errors.js';
-import { displayPath } from '../../engine/discover.js';
+import { describeUnit } from '../../engine/discover.js';
 import type { AnyPipeline } from '../../engine/pipeline.js';
 import { runPipeline, type RunSummary } from '../../engine/run-pipeline.js';
 import type { DatabaseHandle } from '../../db/connect.js';
 import { formatDuration, formatNumber, formatTable, formatValue } from '../format.js';
-import { print, withDatabase, type CliContext } from '../context.js';
+import { httpFetcher, print, withDatabase, type CliContext } from '../context.js';
 
 const PREVIEW_ROWS = 15;
 
@@ -56,7 +56,14 @@ export async function runCommand(ctx: CliContext, names: readonly string[], opti
       const summaries: RunSummary[] = [];
       for (const pipeline of pipelines) {
         const config = ctx.config.pipelines.get(pipeline.name)!;
-        summaries.push(await runPipeline({ handle, logger: ctx.logger }, pipeline, config, { trigger: 'manual', fullRefresh: options.fullRefresh ?? false }));
+        summaries.push(
+          await runPipeline(
+            { handle, logger: ctx.logger, shared: { ...ctx.config.shared, archives: ctx.config.archives }, fetch: httpFetcher(ctx) },
+            pipeline,
+            config,
+            { trigger: 'manual', fullRefresh: options.fullRefresh ?? false },
+          ),
+        );
       }
       if (options.json) {
         print(ctx, JSON.stringify(summaries.map(summaryJson), null, 2));
@@ -117,11 +124,11 @@ async function printSummary(
   for (const s of summaries) {
     print(ctx);
     for (const f of s.files) {
-      if (f.action === 'skipped') print(ctx, `  ${s.pipeline}: ${displayPath(f.file.path)} was already loaded (file ${f.fileId}, run ${f.loadedByRun}, same SHA-256); skipped`);
+      if (f.action === 'skipped') print(ctx, `  ${s.pipeline}: ${describeUnit(f.file)} was already loaded (file ${f.fileId}, run ${f.loadedByRun}, same SHA-256); skipped`);
       else if (f.action === 'loaded') {
-        print(ctx, `  ${s.pipeline}: ${displayPath(f.file.path)}: ${f.counts.loaded} row(s) loaded, ${f.counts.rejected} rejected` + (f.superseded.length > 0 ? `, replaces file ${f.superseded.join(', ')}` : ''));
+        print(ctx, `  ${s.pipeline}: ${describeUnit(f.file)}: ${f.counts.loaded} row(s) loaded, ${f.counts.rejected} rejected` + (f.superseded.length > 0 ? `, replaces file ${f.superseded.join(', ')}` : ''));
         if (f.counts.rejected > 0) print(ctx, `    rejected rows: bubblewatch runs ${s.runId}   (or: select * from etl.rejects where file_id = ${f.fileId})`);
-      } else print(ctx, `  ${s.pipeline}: ${displayPath(f.file.path)}: FAILED: ${f.message}`);
+      } else print(ctx, `  ${s.pipeline}: ${describeUnit(f.file)}: FAILED: ${f.message}`);
     }
     if (s.files.length === 0 && s.status === 'succeeded') print(ctx, `  ${s.pipeline}: no source files found`);
     for (const c of s.checks.filter((c) => !c.passed)) {
@@ -131,14 +138,15 @@ async function printSummary(
   }
 
   if (preview) {
-    for (const p of pipelines) {
-      if (!p.preview) continue;
-      const { rows: all } = await handle.withConnection((conn) => conn.query<Record<string, unknown>>(p.preview!.sql));
+    const seen = new Set<string>();
+    const previews = pipelines.flatMap((p) => p.previews ?? []).filter((p) => !seen.has(p.title) && seen.add(p.title));
+    for (const p of previews) {
+      const { rows: all } = await handle.withConnection((conn) => conn.query<Record<string, unknown>>(p.sql));
       if (all.length === 0) continue;
       const rows = all.slice(0, PREVIEW_ROWS);
       const keys = Object.keys(rows[0]!);
       print(ctx);
-      print(ctx, p.preview.title);
+      print(ctx, p.title);
       print(
         ctx,
         formatTable(

@@ -1,0 +1,188 @@
+import { InputFileError } from '../../src/errors.js';
+import type { Logger } from '../../src/log/logger.js';
+import { readCsvFile } from '../../src/engine/csv-reader.js';
+import { normaliseHeaderName } from '../../src/engine/readers/csv.js';
+import type { PipelineRuntime } from '../../src/engine/pipeline.js';
+import type { RecordReader, SourceRecord } from '../../src/engine/readers/types.js';
+import { companyView, type CompanyConfig } from '../shared/companies.js';
+import { openDataset, type ArchiveLimits } from './dataset.js';
+
+/**
+ * SEC Financial Statement Data Sets (www.sec.gov/dera/data/financial-statement-data-sets):
+ * per quarter, sub.txt (one row per filing: adsh, cik, form, fy, fp, filed, …) and num.txt
+ * (one row per value: adsh, tag, version, ddate, qtrs, uom, value, …), tab-separated with a
+ * header, no quoting. Columns are found by header name: num.txt gained a `segments` column in
+ * 2025. A quarter's num.txt has millions of rows; it is streamed, and only rows of configured
+ * companies and tags, with empty segments and coreg (the consolidated entity), become records.
+ * Everything else is counted as read and skipped.
+ *
+ * num.txt dates are period ends rounded to a month end (ddate) with a duration in quarters
+ * (qtrs: 0 = an instant, 1 = a quarter, 4 = a year); the period start is derived from both.
+ */
+
+interface Submission {
+  readonly cik: number;
+  readonly company: CompanyConfig;
+  readonly form: string;
+  readonly fy: string;
+  readonly fp: string;
+  readonly filed: string;
+}
+
+const NUM_REQUIRED = ['adsh', 'tag', 'version', 'ddate', 'qtrs', 'uom', 'value'] as const;
+const SUB_REQUIRED = ['adsh', 'cik', 'form', 'fy', 'fp', 'filed'] as const;
+const BATCH = 5000;
+
+function isoFromCompact(yyyymmdd: string): string {
+  return /^\d{8}$/.test(yyyymmdd) ? `${yyyymmdd.slice(0, 4)}-${yyyymmdd.slice(4, 6)}-${yyyymmdd.slice(6, 8)}` : yyyymmdd;
+}
+
+/** First day of the period that ends in ddate's month and lasts `qtrs` quarters. */
+export function periodStart(ddate: string, qtrs: number): string | undefined {
+  if (!/^\d{8}$/.test(ddate) || qtrs <= 0) return undefined;
+  const year = Number(ddate.slice(0, 4));
+  const month = Number(ddate.slice(4, 6)); // 1-based
+  const first = new Date(Date.UTC(year, month - 1 - (3 * qtrs - 1), 1));
+  return first.toISOString().slice(0, 10);
+}
+
+function headerIndex(file: string, fields: readonly string[], line: number, required: readonly string[]): Map<string, number> {
+  const index = new Map(fields.map((f, i) => [normaliseHeaderName(f), i]));
+  const missing = required.filter((c) => !index.has(c));
+  if (missing.length > 0) {
+    throw new InputFileError(
+      { file, line },
+      `the header lacks required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`,
+      `columns ${fields.join(', ')}`,
+      `tab-separated columns including ${required.join(', ')}`,
+    );
+  }
+  return index;
+}
+
+export function fsdsReader(runtime: PipelineRuntime, logger: Logger): RecordReader {
+  const limits = (runtime.shared.archives ?? { max_uncompressed_bytes: 8 * 1024 ** 3, max_expansion_ratio: 200 }) as ArchiveLimits;
+  const view = companyView(runtime);
+  return {
+    async read(path, sink) {
+      const dataset = await openDataset(path, limits);
+      try {
+        for (const name of ['sub.txt', 'num.txt']) {
+          if (!dataset.has(name)) {
+            throw new InputFileError({ file: path }, `the data set has no ${name}`, undefined, 'an SEC financial statement data set with sub.txt and num.txt');
+          }
+        }
+        const submissions = await readSubmissions(`${dataset.label}:sub.txt`, () => dataset.open('sub.txt'), view.byCik);
+        logger.debug({ file: path, filings: submissions.size }, `${path}: ${submissions.size} filing(s) of configured companies in sub.txt`);
+
+        const label = `${dataset.label}:num.txt`;
+        const stream = await dataset.open('num.txt');
+        let index: Map<string, number> | undefined;
+        let skipped = 0;
+        const result = await readCsvFile({
+          file: label,
+          open: () => stream,
+          delimiter: '\t',
+          quoting: false,
+          onHeader: (fields, line) => {
+            index = headerIndex(label, fields, line, NUM_REQUIRED);
+          },
+          onRows: async (rows) => {
+            const ix = index!;
+            const at = (name: string) => ix.get(name);
+            const [iAdsh, iTag, iVersion, iDdate, iQtrs, iUom, iValue] = NUM_REQUIRED.map((c) => at(c)!) as [number, number, number, number, number, number, number];
+            const iSegments = at('segments');
+            const iCoreg = at('coreg');
+            const batch: SourceRecord[] = [];
+            for (const row of rows) {
+              const f = row.fields;
+              const submission = submissions.get(f[iAdsh] ?? '');
+              if (!submission) {
+                skipped++;
+                continue;
+              }
+              if ((iSegments !== undefined && (f[iSegments] ?? '') !== '') || (iCoreg !== undefined && (f[iCoreg] ?? '') !== '')) {
+                skipped++;
+                continue;
+              }
+              const version = f[iVersion] ?? '';
+              const taxonomy = version.includes('/') ? version.slice(0, version.indexOf('/')) : 'custom';
+              const tag = f[iTag] ?? '';
+              if (!view.tagsOf(submission.company).has(`${taxonomy}:${tag}`)) {
+                skipped++;
+                continue;
+              }
+              const ddate = f[iDdate] ?? '';
+              const qtrsText = f[iQtrs] ?? '';
+              const qtrs = Number(qtrsText);
+              batch.push({
+                line: row.line,
+                locator: 'num.txt',
+                rawText: f.join('\t'),
+                fields: {
+                  cik: String(submission.cik),
+                  taxonomy,
+                  tag,
+                  unit: f[iUom],
+                  start: Number.isInteger(qtrs) ? periodStart(ddate, qtrs) : undefined,
+                  end: isoFromCompact(ddate),
+                  val: f[iValue],
+                  accn: f[iAdsh],
+                  fy: submission.fy || undefined,
+                  fp: submission.fp || undefined,
+                  form: submission.form,
+                  filed: submission.filed,
+                  qtrs: qtrsText,
+                },
+              });
+              if (batch.length >= BATCH) {
+                await sink(batch.splice(0));
+              }
+            }
+            if (batch.length > 0) await sink(batch);
+          },
+        });
+        return { read: result.dataRows, skipped };
+      } finally {
+        dataset.close();
+      }
+    },
+  };
+}
+
+async function readSubmissions(
+  label: string,
+  open: () => Promise<NodeJS.ReadableStream>,
+  companies: ReadonlyMap<number, CompanyConfig>,
+): Promise<Map<string, Submission>> {
+  const stream = await open();
+  const submissions = new Map<string, Submission>();
+  let index: Map<string, number> | undefined;
+  await readCsvFile({
+    file: label,
+    open: () => stream,
+    delimiter: '\t',
+    quoting: false,
+    onHeader: (fields, line) => {
+      index = headerIndex(label, fields, line, SUB_REQUIRED);
+    },
+    onRows: async (rows) => {
+      const ix = index!;
+      const get = (f: readonly string[], c: string) => f[ix.get(c)!] ?? '';
+      for (const row of rows) {
+        const cik = Number(get(row.fields, 'cik'));
+        const company = companies.get(cik);
+        if (!company) continue;
+        submissions.set(get(row.fields, 'adsh'), {
+          cik,
+          company,
+          form: get(row.fields, 'form'),
+          fy: get(row.fields, 'fy'),
+          fp: get(row.fields, 'fp'),
+          filed: isoFromCompact(get(row.fields, 'filed')),
+        });
+      }
+    },
+  });
+  return submissions;
+}

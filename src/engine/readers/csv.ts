@@ -1,0 +1,123 @@
+import Papa from 'papaparse';
+import type { RejectProblem } from '../../db/tables/rejects.table.js';
+import { InputFileError } from '../../errors.js';
+import type { Logger } from '../../log/logger.js';
+import { readCsvFile } from '../csv-reader.js';
+import type { RecordReader, SourceRecord } from './types.js';
+
+/**
+ * Delimited text with a header line, read by column name (any order, case-insensitive).
+ * Missing required columns fail the file; unknown columns are ignored with a warning;
+ * a row with too few or too many fields is rejected.
+ */
+
+export interface CsvReaderOptions {
+  readonly delimiter: string;
+  readonly required: readonly string[];
+  readonly optional: readonly string[];
+  /** Names that mean the same column, e.g. { observation_date: 'date' } (source name → schema name). */
+  readonly aliases?: Readonly<Record<string, string>>;
+  readonly logger: Logger;
+  readonly pipeline: string;
+}
+
+export function normaliseHeaderName(name: string): string {
+  return name.replace(/^\uFEFF/, '').trim().toLowerCase();
+}
+
+interface HeaderMap {
+  readonly names: readonly string[];
+  readonly width: number;
+  /** Schema column → index. */
+  readonly index: ReadonlyMap<string, number>;
+}
+
+function mapHeader(options: CsvReaderOptions, file: string, fields: readonly string[], line: number): HeaderMap {
+  const names = fields.map((f) => {
+    const n = normaliseHeaderName(f);
+    return options.aliases?.[n] ?? n;
+  });
+  const index = new Map<string, number>();
+  const expected =
+    `columns ${options.required.join(', ')}` + (options.optional.length > 0 ? ` (optional: ${options.optional.join(', ')})` : '');
+  names.forEach((name, i) => {
+    if (name === '') {
+      throw new InputFileError({ file, line, column: i + 1 }, 'the header has an empty column name', JSON.stringify(fields.join(options.delimiter)), expected);
+    }
+    if (index.has(name)) {
+      throw new InputFileError({ file, line, column: i + 1 }, `the header names column "${name}" twice`, `columns ${index.get(name)! + 1} and ${i + 1}`, 'each column once');
+    }
+    index.set(name, i);
+  });
+  const missing = options.required.filter((c) => !index.has(c));
+  if (missing.length > 0) {
+    let got = names.length === 1 ? `the single column ${JSON.stringify(fields[0])}` : `columns ${names.join(', ')}`;
+    const other = [',', ';', '\t', '|'].find((d) => d !== options.delimiter && fields.length === 1 && (fields[0] ?? '').includes(d));
+    if (other) got += ` (the header looks ${JSON.stringify(other)}-separated; this source expects ${JSON.stringify(options.delimiter)})`;
+    throw new InputFileError({ file, line }, `the header lacks required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, got, expected);
+  }
+  const known = new Set([...options.required, ...options.optional]);
+  const unused = names.filter((n) => !known.has(n));
+  if (unused.length > 0) {
+    options.logger.warn(
+      { file, columns: unused },
+      `${file}: ignoring column${unused.length > 1 ? 's' : ''} ${unused.join(', ')}, which pipeline ${options.pipeline} does not use`,
+    );
+  }
+  return { names, width: names.length, index };
+}
+
+function shapeProblems(fields: readonly string[], header: HeaderMap, malformedQuotes: boolean): RejectProblem[] | undefined {
+  if (malformedQuotes) {
+    return [{ column: null, column_no: null, value: null, message: 'a stray double quote inside a field; quote the whole field and double any quote inside it' }];
+  }
+  const n = fields.length;
+  if (n < header.width) {
+    return [
+      {
+        column: header.names[n]!,
+        column_no: n + 1,
+        value: null,
+        message: `missing: the row has ${n} field${n === 1 ? '' : 's'}, the header has ${header.width} (no value for ${header.names.slice(n).join(', ')})`,
+      },
+    ];
+  }
+  if (n > header.width) {
+    return [{ column: null, column_no: header.width + 1, value: fields[header.width] ?? null, message: `the row has ${n} fields, the header has ${header.width}` }];
+  }
+  return undefined;
+}
+
+export function csvReader(options: CsvReaderOptions): RecordReader {
+  return {
+    async read(path, sink) {
+      let header: HeaderMap | undefined;
+      let positions: ReadonlyMap<string, number> | undefined;
+      const result = await readCsvFile({
+        file: path,
+        delimiter: options.delimiter,
+        onHeader: (fields, line) => {
+          header = mapHeader(options, path, fields, line);
+          positions = new Map([...header.index].map(([name, i]) => [name, i + 1]));
+        },
+        onRows: async (rows) => {
+          const map = header!;
+          const records: SourceRecord[] = rows.map((row) => {
+            const fields: Record<string, string | undefined> = {};
+            for (const [name, i] of map.index) fields[name] = row.fields[i];
+            const problems = shapeProblems(row.fields, map, row.malformedQuotes);
+            return {
+              line: row.line,
+              fields,
+              positions,
+              rawText: Papa.unparse([row.fields as string[]], { delimiter: options.delimiter, newline: '\n' }),
+              ...(problems ? { problems } : {}),
+            };
+          });
+          await sink(records);
+        },
+      });
+      return { read: result.dataRows, skipped: 0 };
+    },
+  };
+}
