@@ -5,7 +5,7 @@ import { migrate } from '../migrate/migrator.js';
 import { REGISTRY } from '../../pipelines/registry.js';
 import type { Fetcher } from '../engine/discover.js';
 import type { AnyPipeline } from '../engine/pipeline.js';
-import { fetchCached } from '../http/fetch-cached.js';
+import { createFetcher } from '../http/fetcher.js';
 
 /** What every command needs: validated config, a logger, the pipeline registry, and a way to open the database. */
 export interface CliContext {
@@ -27,21 +27,7 @@ export function createContext(options: GlobalOptions, out: NodeJS.WritableStream
 
 /** Downloads URL sources with the configured User-Agent, rate limit, cache, retries and size cap. */
 export function httpFetcher(ctx: CliContext): Fetcher {
-  const http = ctx.config.http;
-  return async (url, expect) => {
-    const result = await fetchCached(url, {
-      userAgent: http.user_agent ?? '',
-      cacheDir: http.cache_dir,
-      maxRequestsPerSecond: http.max_requests_per_second,
-      timeoutMs: http.timeout_ms,
-      maxBytes: http.max_bytes,
-      maxAttempts: http.max_attempts,
-      backoffBaseMs: http.backoff_base_ms,
-      expectContentType: expect,
-    });
-    ctx.logger.info({ url, status: result.status, bytes: result.bytes, attempts: result.attempts }, `${url}: ${result.status === 'not-modified' ? 'not modified since the last download' : `downloaded ${result.bytes} bytes`}`);
-    return { path: result.path, status: result.status };
-  };
+  return createFetcher(ctx.config.http, ctx.logger);
 }
 
 /**

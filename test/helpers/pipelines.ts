@@ -8,6 +8,14 @@ import type { DatabaseHandle } from '../../src/db/connect.js';
 import type { AnyPipeline } from '../../src/engine/pipeline.js';
 import { runPipeline, type RunOptions, type RunSummary } from '../../src/engine/run-pipeline.js';
 import { pino, type Logger } from 'pino';
+import { loadConfig } from '../../src/config/load.js';
+import { REGISTRY } from '../../pipelines/registry.js';
+
+/** The shared config sections (companies, metrics, archive limits) of the bundled config file. */
+export function bundledShared(): Readonly<Record<string, unknown>> {
+  const config = loadConfig({ registry: REGISTRY, env: {} });
+  return { ...config.shared, archives: config.archives };
+}
 
 /** A temporary inbox folder, removed after the test. */
 export function makeInbox(): string {
@@ -55,8 +63,9 @@ export async function runOnce(
   config: ResolvedPipelineConfig,
   options: Partial<RunOptions> = {},
   logger: Logger = memoryLogger().logger,
+  shared: Readonly<Record<string, unknown>> = bundledShared(),
 ): Promise<RunSummary> {
-  return runPipeline({ handle, logger }, pipeline, config, { trigger: 'manual', ...options });
+  return runPipeline({ handle, logger, shared }, pipeline, config, { trigger: 'manual', ...options });
 }
 
 export async function rows<R = Record<string, unknown>>(handle: DatabaseHandle, sql: string, params: unknown[] = []): Promise<R[]> {
