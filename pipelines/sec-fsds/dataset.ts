@@ -56,6 +56,19 @@ function zipError(path: string, error: Error): InputFileError {
   return new InputFileError({ file: path }, `cannot read the zip archive: ${message}`);
 }
 
+/** An error while an entry is read: a size that differs from its header is a bomb or a corrupt archive. */
+function entryError(path: string, name: string, declared: number, error: Error): InputFileError {
+  if (/too many bytes in the stream|not enough bytes in the stream/i.test(error.message)) {
+    return new InputFileError(
+      { file: `${path}:${name}` },
+      'the archive entry does not hold the number of bytes its header declares (a zip bomb, or a corrupt archive)',
+      error.message,
+      `${declared} bytes uncompressed, as declared`,
+    );
+  }
+  return zipError(path, error);
+}
+
 function openZip(path: string, limits: ArchiveLimits): Promise<Dataset> {
   return new Promise((resolve, reject) => {
     yauzl.open(path, { lazyEntries: true, autoClose: false, validateEntrySizes: true, decodeStrings: true }, (error, zip) => {
@@ -139,7 +152,7 @@ function zipDataset(path: string, zip: yauzl.ZipFile, entries: Map<string, yauzl
               done(null, chunk);
             },
           });
-          stream.on('error', (e: Error) => guard.destroy(zipError(path, e)));
+          stream.on('error', (e: Error) => guard.destroy(entryError(path, name, declared, e)));
           resolve(stream.pipe(guard));
         });
       });

@@ -60,6 +60,20 @@ function headerIndex(file: string, fields: readonly string[], line: number, requ
   return index;
 }
 
+/** Record field → its 1-based column in num.txt, so a reject says which column of the file was wrong. */
+function numPositions(index: ReadonlyMap<string, number>): ReadonlyMap<string, number> {
+  const at = (column: string) => index.get(column)! + 1;
+  return new Map([
+    ['accn', at('adsh')],
+    ['tag', at('tag')],
+    ['taxonomy', at('version')],
+    ['end', at('ddate')],
+    ['qtrs', at('qtrs')],
+    ['unit', at('uom')],
+    ['val', at('value')],
+  ]);
+}
+
 export function fsdsReader(runtime: PipelineRuntime, logger: Logger): RecordReader {
   const limits = (runtime.shared.archives ?? { max_uncompressed_bytes: 8 * 1024 ** 3, max_expansion_ratio: 200 }) as ArchiveLimits;
   const view = companyView(runtime);
@@ -78,6 +92,7 @@ export function fsdsReader(runtime: PipelineRuntime, logger: Logger): RecordRead
         const label = `${dataset.label}:num.txt`;
         const stream = await dataset.open('num.txt');
         let index: Map<string, number> | undefined;
+        let positions: ReadonlyMap<string, number> | undefined;
         let skipped = 0;
         const result = await readCsvFile({
           file: label,
@@ -86,6 +101,7 @@ export function fsdsReader(runtime: PipelineRuntime, logger: Logger): RecordRead
           quoting: false,
           onHeader: (fields, line) => {
             index = headerIndex(label, fields, line, NUM_REQUIRED);
+            positions = numPositions(index);
           },
           onRows: async (rows) => {
             const ix = index!;
@@ -115,10 +131,15 @@ export function fsdsReader(runtime: PipelineRuntime, logger: Logger): RecordRead
               const ddate = f[iDdate] ?? '';
               const qtrsText = f[iQtrs] ?? '';
               const qtrs = Number(qtrsText);
+              const width = ix.size;
               batch.push({
                 line: row.line,
                 locator: 'num.txt',
                 rawText: f.join('\t'),
+                positions,
+                ...(f.length !== width
+                  ? { problems: [{ column: null, column_no: Math.min(f.length, width) + 1, value: null, message: `the row has ${f.length} fields, the header has ${width}` }] }
+                  : {}),
                 fields: {
                   cik: String(submission.cik),
                   taxonomy,
