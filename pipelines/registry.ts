@@ -2,6 +2,9 @@ import type { Registry } from '../src/config/load.js';
 import type { AnyPipeline } from '../src/engine/pipeline.js';
 import { companyMetrics } from './company-metrics/pipeline.js';
 import { customSeries } from './custom-series/pipeline.js';
+import { fred } from './fred/pipeline.js';
+import { indexConstituents } from './index-constituents/pipeline.js';
+import { shiller } from './shiller/pipeline.js';
 import { secCompanyfacts } from './sec-companyfacts/pipeline.js';
 import { secFsds } from './sec-fsds/pipeline.js';
 import { SHARED_SECTIONS, validateCompanies } from './shared/companies.js';
@@ -11,6 +14,9 @@ export const PIPELINES: readonly AnyPipeline[] = [
   secCompanyfacts as unknown as AnyPipeline,
   secFsds as unknown as AnyPipeline,
   companyMetrics as unknown as AnyPipeline,
+  indexConstituents as unknown as AnyPipeline,
+  shiller as unknown as AnyPipeline,
+  fred as unknown as AnyPipeline,
   customSeries as unknown as AnyPipeline,
 ];
 

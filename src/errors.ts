@@ -90,6 +90,18 @@ export class DataCheckError extends BubblewatchError {
   readonly exitCode = EXIT_RUN_FAILED;
 }
 
+/** A run was asked to stop (shutdown); it rolls back and is recorded as interrupted. */
+export class RunInterrupted extends BubblewatchError {
+  readonly exitCode = EXIT_RUN_FAILED;
+  constructor(reason: unknown) {
+    super(`interrupted: ${reason instanceof Error ? reason.message : String(reason ?? 'stop requested')}`);
+  }
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new RunInterrupted(signal.reason);
+}
+
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);

@@ -1,7 +1,7 @@
 import { definePipeline } from '../../src/engine/pipeline.js';
 import { syncCompanies } from '../shared/companies.js';
 import { COMPANY_FACT_COLUMNS, secFactRow, secFactValues } from '../shared/company-facts-row.js';
-import { COMPANY_CHECKS, COMPANY_PREVIEWS, COMPANY_TRANSFORMS } from '../shared/company-transforms.js';
+import { COMPANY_CHECKS, COMPANY_FRESHNESS, COMPANY_PREVIEWS, COMPANY_TRANSFORMS } from '../shared/company-transforms.js';
 import { fsdsReader } from './reader.js';
 
 /**
@@ -22,4 +22,18 @@ export const secFsds = definePipeline({
   defaults: { schedule: { cron: '0 8 * * 1', timezone: 'America/New_York' } },
   views: ['analytics.hyperscaler_quarterly', 'analytics.hyperscaler_totals_quarterly', 'analytics.company_facts'],
   previews: COMPANY_PREVIEWS,
+  // One data set per quarter of filings: 2025q1.zip, or a folder named 2025q1.
+  partitions: {
+    grain: 'quarter',
+    keyOf: (file) => {
+      const m = /(?:^|[/\\])(\d{4})q([1-4])(?:\.zip)?$/i.exec(file.sourceKey.replace(/[/\\]+$/, ''));
+      return m ? `${m[1]}Q${m[2]}` : undefined;
+    },
+    // The SEC publishes a quarter's data set early in the next quarter: a scheduled run fetches the last complete one.
+    current: (now) => {
+      const q = Math.floor(now.getUTCMonth() / 3);
+      return q === 0 ? `${now.getUTCFullYear() - 1}Q4` : `${now.getUTCFullYear()}Q${q}`;
+    },
+  },
+  freshness: COMPANY_FRESHNESS,
 });

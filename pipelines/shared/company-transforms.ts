@@ -1,4 +1,4 @@
-import type { DataCheck, Preview } from '../../src/engine/pipeline.js';
+import type { DataCheck, FreshnessSpec, Preview } from '../../src/engine/pipeline.js';
 
 /**
  * The fundamentals pipelines (SEC companyfacts, SEC financial statement data sets, analyst
@@ -64,3 +64,14 @@ export const COMPANY_PREVIEWS: readonly Preview[] = [
           order by ticker, period_end desc`,
   },
 ];
+
+/**
+ * A quarter's 10-Q is due 40-45 days after it ends, so the newest quarter is normally under
+ * 135 days old; past 140 days a filing was missed or the source stopped updating.
+ */
+export const COMPANY_FRESHNESS: FreshnessSpec = {
+  maxAgeDays: 140,
+  description: 'newest fiscal quarter end among enabled companies',
+  sql: `select max(q.period_end) as newest from core.company_quarterly q
+        join core.companies c on c.ticker = q.ticker where c.is_enabled and q.vintage = 'latest'`,
+};

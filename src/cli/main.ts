@@ -5,6 +5,10 @@ import { migrateCommand } from './commands/migrate.js';
 import { pipelinesCommand } from './commands/pipelines.js';
 import { runCommand } from './commands/run.js';
 import { runsCommand } from './commands/runs.js';
+import { startCommand } from './commands/start.js';
+import { dashboardCommand } from './commands/dashboard.js';
+import { backfillCommand, type BackfillOptions } from './commands/backfill.js';
+import { statusCommand } from './commands/status.js';
 import { createContext, type GlobalOptions } from './context.js';
 
 /**
@@ -60,14 +64,58 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     });
 
   program
+    .command('start')
+    .description('bring every enabled pipeline current once, print a summary, then run on schedule until Ctrl-C')
+    .option('--once', 'stop after the first pass (for use from cron or CI)')
+    .option('--no-initial-run', 'do not run anything at start; only wait for ticks')
+    .option('--no-preview', 'do not print a preview of the loaded data')
+    .action(async (options: { once?: boolean; initialRun?: boolean; preview?: boolean }) => {
+      setExit(await startCommand(createContext(globals()), options));
+    });
+
+  program
+    .command('backfill')
+    .description('run a pipeline over its partitions (periods) from --from to --to; resumable')
+    .argument('<pipeline>', 'a pipeline with partitions (see: bubblewatch pipelines)')
+    .requiredOption('--from <period>', 'first partition: 2025-06-30 (day), 2025-06 (month) or 2025Q2 (quarter)')
+    .requiredOption('--to <period>', 'last partition, inclusive')
+    .option('--only <which>', 'missing (never run successfully), failed (those and failed ones) or all', 'missing')
+    .option('--dry-run', 'list the partitions and what would happen to each, and run nothing')
+    .option('-c, --concurrency <n>', 'partitions in flight at once', '1')
+    .option('--json', 'print JSON instead of text')
+    .action(async (name: string, options: BackfillOptions) => {
+      setExit(await backfillCommand(createContext(globals()), name, options));
+    });
+
+  program
+    .command('dashboard')
+    .description('how stretched each indicator is against its own history: latest value, change, percentile, z-score')
+    .option('-f, --family <family>', 'only this family (hyperscaler, hyperscaler_group, market, valuation, custom)')
+    .option('-i, --indicator <name>', 'only this indicator')
+    .option('-s, --subject <subject>', 'only this subject (a ticker, big5, SP500, US, …)')
+    .option('--json', 'print JSON instead of a table')
+    .action(async (options: { family?: string; indicator?: string; subject?: string; json?: boolean }) => {
+      setExit(await dashboardCommand(createContext(globals()), options));
+    });
+
+  program
     .command('runs')
     .description('list recent runs, or show one run in detail: files, rejected rows, data checks')
     .argument('[run-id]', 'show this run in detail')
     .option('-p, --pipeline <name>', 'only runs of this pipeline')
+    .option('--status <status>', 'only runs with this status (running, succeeded, failed, skipped, interrupted)')
     .option('-n, --limit <n>', 'how many runs to list', '20')
     .option('--json', 'print JSON instead of a table')
-    .action(async (runId: string | undefined, options: { pipeline?: string; limit: string; json?: boolean }) => {
+    .action(async (runId: string | undefined, options: { pipeline?: string; status?: string; limit: string; json?: boolean }) => {
       setExit(await runsCommand(createContext(globals()), runId, options));
+    });
+
+  program
+    .command('status')
+    .description('each pipeline: last run, failures in a row, next scheduled tick, data freshness')
+    .option('--json', 'print JSON instead of a table')
+    .action(async (options: { json?: boolean }) => {
+      setExit(await statusCommand(createContext(globals()), options));
     });
 
   program

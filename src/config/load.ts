@@ -6,7 +6,7 @@ import { ConfigError } from '../errors.js';
 import type { AnyPipeline } from '../engine/pipeline.js';
 import type { LogFormat } from '../log/logger.js';
 import { DEFAULT_CONFIG_FILE } from '../paths.js';
-import { configFileSchema, formatIssues, type ArchiveSettings, type HttpSettings, type ScheduleConfig } from './schema.js';
+import { configFileSchema, formatIssues, scheduleSchema, type ArchiveSettings, type HttpSettings, type ScheduleConfig, type SchedulerSettings } from './schema.js';
 
 /**
  * Config is read in three steps, each reporting every problem as `path: message`:
@@ -38,6 +38,7 @@ export interface AppConfig {
   readonly log: { readonly level: string; readonly format: LogFormat };
   readonly http: HttpSettings;
   readonly archives: ArchiveSettings;
+  readonly scheduler: SchedulerSettings;
   /** Sections the pipelines share (e.g. companies), validated by the schemas the registry gives. */
   readonly shared: Readonly<Record<string, unknown>>;
   readonly pipelines: ReadonlyMap<string, ResolvedPipelineConfig>;
@@ -132,6 +133,7 @@ export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv
       }
       return { kind: 'path', path: fromConfig(s.path), pattern: s.pattern ?? definition.source.pattern };
     });
+    if (entry && definition.optionProblems) problems.push(...definition.optionProblems(entry.options ?? {}));
     if (entry && entry.enabled && sources.length === 0) {
       problems.push(`pipelines.${definition.name}.sources: required for an enabled pipeline (a file, folder, glob or URL)`);
     }
@@ -139,7 +141,7 @@ export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv
       name: definition.name,
       configured: entry !== undefined,
       enabled: entry?.enabled ?? false,
-      schedule: entry?.schedule ?? definition.defaults.schedule,
+      schedule: entry?.schedule ?? scheduleSchema.parse(definition.defaults.schedule),
       sources,
       baseDir: configDir,
       options: entry?.options ?? {},
@@ -173,6 +175,7 @@ export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv
     },
     http: { ...config.http, cache_dir: fromConfig(config.http.cache_dir) },
     archives: config.archives,
+    scheduler: config.scheduler,
     shared,
     pipelines,
   };

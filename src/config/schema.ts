@@ -34,6 +34,12 @@ export const timezone = z.string().refine(isValidTimezone, {
 export const scheduleSchema = z.strictObject({
   cron: cronExpression,
   timezone: timezone.default('UTC'),
+  /**
+   * Ticks missed while no scheduler ran: skip them, run once for the latest, or run each
+   * (oldest first) up to missed_cap.
+   */
+  missed: z.enum(['skip', 'once', 'all']).default('once'),
+  missed_cap: z.number().int().min(1).max(1000).default(10),
 });
 
 export const sourceSchema = z.union([
@@ -79,6 +85,22 @@ export const archivesSchema = z.strictObject({
   max_expansion_ratio: z.number().positive().default(200),
 });
 
+export const schedulerSchema = z.strictObject({
+  /** A running run whose heartbeat is older than this belongs to a process that died. */
+  stale_after_seconds: z.number().int().min(10).default(120),
+  heartbeat_seconds: z.number().int().min(1).default(15),
+  /** On SIGINT/SIGTERM, how long the current step may take to finish before it is interrupted. */
+  shutdown_timeout_seconds: z.number().int().min(0).default(20),
+  retry: z
+    .strictObject({
+      /** Attempts in all for a run that fails transiently (connection lost, HTTP 429/5xx). */
+      max_attempts: z.number().int().min(1).max(20).default(3),
+      base_ms: z.number().int().min(0).default(2000),
+      max_ms: z.number().int().min(0).default(60_000),
+    })
+    .default({ max_attempts: 3, base_ms: 2000, max_ms: 60_000 }),
+});
+
 export const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 
 export const configFileSchema = z.strictObject({
@@ -94,17 +116,20 @@ export const configFileSchema = z.strictObject({
       format: z.enum(['auto', 'pretty', 'json']).default('auto'),
     })
     .default({ level: 'info', format: 'auto' }),
+  scheduler: schedulerSchema.default(schedulerSchema.parse({})),
   http: httpSchema.default(httpSchema.parse({})),
   archives: archivesSchema.default(archivesSchema.parse({})),
   pipelines: z.record(z.string(), pipelineConfigSchema).default({}),
 });
 
 export type HttpSettings = z.infer<typeof httpSchema>;
+export type SchedulerSettings = z.infer<typeof schedulerSchema>;
 export type ArchiveSettings = z.infer<typeof archivesSchema>;
 
 export type ConfigFile = z.infer<typeof configFileSchema>;
 export type PipelineConfigInput = z.infer<typeof pipelineConfigSchema>;
 export type ScheduleConfig = z.infer<typeof scheduleSchema>;
+export type ScheduleInput = z.input<typeof scheduleSchema>;
 export type SourceConfig = z.infer<typeof sourceSchema>;
 
 /** Render zod issues as `path: message`, the way every config problem is reported. */

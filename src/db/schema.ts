@@ -4,6 +4,7 @@ import type { RunFilesTable } from './tables/run-files.table.js';
 import type { RunsTable } from './tables/runs.table.js';
 import type { SchemaMigrationsTable } from './tables/schema-migrations.table.js';
 import type { SourceFilesTable } from './tables/source-files.table.js';
+import type { BackfillsTable, PartitionsTable, ScheduleTicksTable } from './tables/scheduling.table.js';
 
 /**
  * The tables the engine reads and writes through kysely. Pipeline tables (raw.*, core.*)
@@ -16,4 +17,7 @@ export interface Database {
   'etl.rejects': RejectsTable;
   'etl.check_results': CheckResultsTable;
   'etl.schema_migrations': SchemaMigrationsTable;
+  'etl.schedule_ticks': ScheduleTicksTable;
+  'etl.partitions': PartitionsTable;
+  'etl.backfills': BackfillsTable;
 }

@@ -4,7 +4,9 @@ import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { ResolvedSource } from '../config/load.js';
 import { InputFileError } from '../errors.js';
-import type { PipelineRuntime, SourceSpec } from './pipeline.js';
+import { ConfigError } from '../errors.js';
+import { fillPartition, PARTITION_PLACEHOLDER } from './partitions.js';
+import type { PartitionSpec, PipelineRuntime, SourceSpec } from './pipeline.js';
 
 /**
  * Find the files a pipeline's sources point at: a file, a folder (an inbox analysts drop
@@ -172,6 +174,10 @@ export interface DiscoverOptions {
   readonly spec: SourceSpec;
   readonly runtime: PipelineRuntime;
   readonly fetch?: Fetcher | undefined;
+  /** Fill partition placeholders of URL templates ({yyyy}, {q}, …) for this partition. */
+  readonly partitionKey?: string | undefined;
+  readonly partitions?: PartitionSpec | undefined;
+  readonly now?: Date;
 }
 
 export async function discoverFiles(options: DiscoverOptions): Promise<DiscoveredFile[]> {
@@ -180,7 +186,12 @@ export async function discoverFiles(options: DiscoverOptions): Promise<Discovere
   const found: { path: string; uri: string; key?: string }[] = [];
   for (const source of sources) {
     if (source.kind === 'url') {
-      const urls = spec.expandUrl ? spec.expandUrl(source.url, options.runtime) : [source.url];
+      const urls = (spec.expandUrl ? spec.expandUrl(source.url, options.runtime) : [source.url]).map((url) => {
+        if (!PARTITION_PLACEHOLDER.test(url)) return url;
+        const key = options.partitionKey ?? options.partitions?.current?.(options.now ?? new Date());
+        if (!key) throw new ConfigError(`the source URL ${url} has partition placeholders, but pipeline ${options.runtime.pipeline} has no partitions to fill them`);
+        return fillPartition(url, key);
+      });
       for (const url of urls) {
         if (seen.has(url)) continue;
         seen.add(url);

@@ -1,5 +1,6 @@
 import type { SqlConnection } from '../db/connect.js';
 import type { RejectProblem } from '../db/tables/rejects.table.js';
+import { throwIfAborted } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { AnyPipeline, CopyValue, PipelineRuntime } from './pipeline.js';
 import { RowRejection, type SourceRecord } from './readers/types.js';
@@ -62,6 +63,7 @@ export async function loadUnit(
   runId: number,
   unit: UnitToLoad,
   logger: Logger,
+  signal?: AbortSignal,
 ): Promise<FileLoadCounts> {
   const target = pipeline.load;
   const columns = [...PROVENANCE_COLUMNS, ...(target.locator ? ['locator'] : []), ...target.columns];
@@ -124,6 +126,7 @@ export async function loadUnit(
   };
 
   const sink = async (records: readonly SourceRecord[]) => {
+    throwIfAborted(signal);
     let text = '';
     let rowsInText = 0;
     for (const record of records) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ScheduleConfig } from '../config/schema.js';
+import type { ScheduleInput } from '../config/schema.js';
 import type { SqlConnection } from '../db/connect.js';
 import type { Logger } from '../log/logger.js';
 import { csvReader } from './readers/csv.js';
@@ -90,6 +90,27 @@ export interface SourceSpec {
   readonly expectContentType?: 'json' | 'zip' | 'csv';
 }
 
+export type PartitionGrain = 'day' | 'month' | 'quarter';
+
+/**
+ * How a pipeline's data splits into periods, for backfills and partition status. A partition
+ * key is 'YYYY-MM-DD' (day), 'YYYY-MM' (month) or 'YYYYQn' (quarter).
+ */
+export interface PartitionSpec {
+  readonly grain: PartitionGrain;
+  /** The partition a source unit holds, read from its name; undefined when it cannot tell. */
+  readonly keyOf: (file: { readonly sourceKey: string; readonly path: string; readonly uri: string }) => string | undefined;
+  /** For a URL template with partition placeholders ({yyyy}, {q}, …): the partition a scheduled run fetches. */
+  readonly current?: (now: Date) => string;
+}
+
+/** Data older than this is stale; `sql` returns one row with a `newest` date. */
+export interface FreshnessSpec {
+  readonly maxAgeDays: number;
+  readonly sql: string;
+  readonly description: string;
+}
+
 export interface Preview {
   readonly title: string;
   readonly sql: string;
@@ -113,11 +134,15 @@ export interface PipelineDefinition<S extends RowSpec<RowFields> = RowSpec<RowFi
   /** SQL files under sql/transforms/, run in this order inside the run's transaction. */
   readonly transforms: readonly string[];
   readonly checks: readonly DataCheck[];
-  readonly defaults: { readonly schedule: ScheduleConfig };
+  readonly defaults: { readonly schedule: ScheduleInput };
   /** Analyst views this pipeline feeds, named in summaries and docs. */
   readonly views: readonly string[];
   /** Short queries whose rows show a new user what the pipeline produced (printed after `run`; same titles print once). */
   readonly previews?: readonly Preview[];
+  readonly partitions?: PartitionSpec;
+  readonly freshness?: FreshnessSpec;
+  /** Checks `pipelines.<name>.options` when the config loads; each problem as `path: message`. */
+  readonly optionProblems?: (options: Readonly<Record<string, unknown>>) => readonly string[];
 }
 
 /** Identity function that keeps the row type flowing from `row` to `load.values`. */

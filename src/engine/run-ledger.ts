@@ -28,7 +28,15 @@ export const ZERO_COUNTS: RunCounts = {
 
 export async function startRun(
   handle: DatabaseHandle,
-  run: { pipeline: string; trigger: RunTrigger; scheduledFor?: Date | undefined; partitionKey?: string | undefined },
+  run: {
+    pipeline: string;
+    trigger: RunTrigger;
+    scheduledFor?: Date | undefined;
+    partitionKey?: string | undefined;
+    attempt?: number | undefined;
+    retryOf?: number | undefined;
+    backfillId?: number | undefined;
+  },
 ): Promise<number> {
   const row = await handle.db
     .insertInto('etl.runs')
@@ -43,6 +51,9 @@ export async function startRun(
       error: null,
       host: hostname(),
       pid: process.pid,
+      attempt: run.attempt ?? 1,
+      retry_of: run.retryOf ?? null,
+      backfill_id: run.backfillId ?? null,
     })
     .returning('run_id')
     .executeTakeFirstOrThrow();
@@ -81,11 +92,75 @@ export async function finishRun(
 
 export interface ListRunsFilter {
   readonly pipeline?: string | undefined;
+  readonly status?: RunStatus | undefined;
   readonly limit: number;
 }
 
 export async function listRuns(handle: DatabaseHandle, filter: ListRunsFilter): Promise<Run[]> {
   let query = handle.db.selectFrom('etl.runs').selectAll().orderBy('run_id', 'desc').limit(filter.limit);
   if (filter.pipeline) query = query.where('pipeline', '=', filter.pipeline);
+  if (filter.status) query = query.where('status', '=', filter.status);
   return query.execute();
+}
+
+/**
+ * Mark runs whose process is gone as interrupted. On PostgreSQL a run is gone when its
+ * heartbeat is older than `staleAfterMs`. On the embedded database the folder lock makes this
+ * process the only one, so every run still marked running belongs to a process that died.
+ */
+export async function recoverStaleRuns(handle: DatabaseHandle, staleAfterMs: number): Promise<Run[]> {
+  const everyRunning = handle.kind === 'pglite';
+  return handle.db
+    .updateTable('etl.runs')
+    .set({
+      status: 'interrupted',
+      finished_at: sql<Date>`greatest(now(), started_at)`,
+      error: sql<string>`'interrupted: the process running it (pid ' || coalesce(pid::text, '?') || ' on ' || coalesce(host, '?') || ') stopped without finishing; last heartbeat ' || coalesce(to_char(heartbeat_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS'), 'never') || ' UTC'`,
+    })
+    .where('status', '=', 'running')
+    .where((eb) =>
+      everyRunning
+        ? eb.or([eb('pid', '<>', process.pid), eb('host', '<>', hostname()), eb('pid', 'is', null)])
+        : eb('heartbeat_at', '<', sql<Date>`now() - make_interval(secs => ${staleAfterMs / 1000})`),
+    )
+    .returningAll()
+    .execute();
+}
+
+/** The run of this pipeline that is still going (a fresh heartbeat), if any. */
+export async function runningRun(handle: DatabaseHandle, pipeline: string, staleAfterMs: number): Promise<Run | undefined> {
+  return handle.db
+    .selectFrom('etl.runs')
+    .selectAll()
+    .where('pipeline', '=', pipeline)
+    .where('status', '=', 'running')
+    .where('heartbeat_at', '>=', sql<Date>`now() - make_interval(secs => ${staleAfterMs / 1000})`)
+    .orderBy('run_id', 'desc')
+    .executeTakeFirst();
+}
+
+/** Record a run that did not happen (its tick found the previous run still going). */
+export async function recordSkippedRun(
+  handle: DatabaseHandle,
+  run: { pipeline: string; trigger: RunTrigger; scheduledFor?: Date; reason: string },
+): Promise<number> {
+  const row = await handle.db
+    .insertInto('etl.runs')
+    .values({
+      pipeline: run.pipeline,
+      trigger: run.trigger,
+      scheduled_for: run.scheduledFor ?? null,
+      partition_key: null,
+      status: 'skipped',
+      finished_at: sql<Date>`now()`,
+      heartbeat_at: null,
+      error: run.reason,
+      host: hostname(),
+      pid: process.pid,
+      backfill_id: null,
+      retry_of: null,
+    })
+    .returning('run_id')
+    .executeTakeFirstOrThrow();
+  return row.run_id;
 }

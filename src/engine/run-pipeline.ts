@@ -1,7 +1,8 @@
 import type { ResolvedPipelineConfig } from '../config/load.js';
 import type { DatabaseHandle, SqlConnection } from '../db/connect.js';
 import type { RunTrigger } from '../db/tables/runs.table.js';
-import { DataCheckError, InputFileError, errorMessage, redactSecrets } from '../errors.js';
+import { DataCheckError, InputFileError, RunInterrupted, errorMessage, redactSecrets, throwIfAborted } from '../errors.js';
+import { isTransient } from './retry.js';
 import type { Logger } from '../log/logger.js';
 import { runChecks, type CheckOutcome } from './checks.js';
 import { describeUnit, discoverFiles, type DiscoveredFile, type Fetcher } from './discover.js';
@@ -27,6 +28,15 @@ export interface RunOptions {
   readonly partitionKey?: string;
   /** How often the run's heartbeat is written while it works. */
   readonly heartbeatMs?: number;
+  /** Aborting stops the run at the next batch; it rolls back and is recorded as interrupted. */
+  readonly signal?: AbortSignal;
+  readonly attempt?: number;
+  readonly retryOf?: number;
+  readonly backfillId?: number;
+  /** Only these source units (a partition's inputs); all discovered units otherwise. */
+  readonly select?: (file: DiscoveredFile) => boolean;
+  /** Units already discovered (a backfill lists the folder once); skips discovery. */
+  readonly units?: readonly DiscoveredFile[];
 }
 
 export type FileOutcome =
@@ -37,7 +47,9 @@ export type FileOutcome =
 export interface RunSummary {
   readonly runId: number;
   readonly pipeline: string;
-  readonly status: 'succeeded' | 'failed';
+  readonly status: 'succeeded' | 'failed' | 'interrupted';
+  /** The failure looks transient (connection lost, HTTP 429/5xx): another attempt may succeed. */
+  readonly transient: boolean;
   readonly counts: RunCounts;
   readonly files: readonly FileOutcome[];
   readonly checks: readonly CheckOutcome[];
@@ -95,6 +107,9 @@ export async function runPipeline(
     trigger: options.trigger,
     scheduledFor: options.scheduledFor,
     partitionKey: options.partitionKey,
+    attempt: options.attempt,
+    retryOf: options.retryOf,
+    backfillId: options.backfillId,
   });
   const log = ctx.logger.child({ pipeline: pipeline.name, run_id: runId });
   log.info(`run ${runId} of ${pipeline.name} started (${options.trigger})`);
@@ -107,14 +122,27 @@ export async function runPipeline(
 
   try {
     const runtime: PipelineRuntime = { pipeline: pipeline.name, options: config.options, shared: ctx.shared ?? {} };
-    const discovered = await discoverFiles({ sources: config.sources, baseDir: config.baseDir, spec: pipeline.source, runtime, fetch: ctx.fetch });
+    const all = options.units ?? await discoverFiles({
+      sources: config.sources,
+      baseDir: config.baseDir,
+      spec: pipeline.source,
+      runtime,
+      fetch: ctx.fetch,
+      partitionKey: options.partitionKey,
+      partitions: pipeline.partitions,
+    });
+    const discovered = options.select ? all.filter(options.select) : all;
+    throwIfAborted(options.signal);
     log.debug({ files: discovered.length }, `found ${discovered.length} source unit(s)`);
     const { files, checks } = await ctx.handle.withTransaction((conn) => loadAndTransform(conn, pipeline, runtime, runId, discovered, options, log));
     const counts = tally(files);
     clearInterval(timer);
     await beat;
     await finishRun(ctx.handle, runId, 'succeeded', counts);
-    const summary: RunSummary = { runId, pipeline: pipeline.name, status: 'succeeded', counts, files, checks, durationMs: Math.round(performance.now() - started) };
+    await recordPartitions(ctx.handle, pipeline, runId, options.partitionKey, files, 'succeeded').catch((e: unknown) =>
+      log.warn({ err: e }, 'could not record partition status'),
+    );
+    const summary: RunSummary = { runId, pipeline: pipeline.name, status: 'succeeded', transient: false, counts, files, checks, durationMs: Math.round(performance.now() - started) };
     logOutcome(log, summary);
     return summary;
   } catch (error) {
@@ -129,18 +157,23 @@ export async function runPipeline(
     await recordFailure(ctx.handle, runId, pipeline, files, checks).catch((e: unknown) => {
       log.warn({ err: e }, 'could not record the failed run\'s file and check details');
     });
-    await finishRun(ctx.handle, runId, 'failed', { ...ZERO_COUNTS, filesSeen: files.length }, message);
+    const interrupted = cause instanceof RunInterrupted;
+    const transient = !interrupted && isTransient(cause);
+    await finishRun(ctx.handle, runId, interrupted ? 'interrupted' : 'failed', { ...ZERO_COUNTS, filesSeen: files.length }, message);
+    await recordPartitions(ctx.handle, pipeline, runId, options.partitionKey, files, interrupted ? 'interrupted' : 'failed', message).catch(() => {});
     const summary: RunSummary = {
       runId,
       pipeline: pipeline.name,
-      status: 'failed',
+      status: interrupted ? 'interrupted' : 'failed',
+      transient,
       counts: { ...ZERO_COUNTS, filesSeen: files.length },
       files,
       checks,
       durationMs: Math.round(performance.now() - started),
       error: message,
     };
-    log.error({ err: cause instanceof InputFileError || cause instanceof DataCheckError ? undefined : cause }, `run ${runId} of ${pipeline.name} failed: ${message}`);
+    if (interrupted) log.warn(`run ${runId} of ${pipeline.name} was interrupted and rolled back: ${message}`);
+    else log.error({ err: cause instanceof InputFileError || cause instanceof DataCheckError ? undefined : cause, transient }, `run ${runId} of ${pipeline.name} failed: ${message}`);
     return summary;
   }
 }
@@ -164,6 +197,7 @@ async function loadAndTransform(
   const files: FileOutcome[] = [];
   const loadedShas = await alreadyLoaded(conn, pipeline.name, discovered.map((f) => f.sha256));
   for (const file of discovered) {
+    throwIfAborted(options.signal);
     const previous = loadedShas.get(file.sha256);
     if (previous) {
       files.push({ action: 'skipped', file, fileId: previous.fileId, loadedByRun: previous.runId });
@@ -171,7 +205,7 @@ async function loadAndTransform(
       continue;
     }
     try {
-      const outcome = await loadOneFile(conn, pipeline, runtime, runId, file, log);
+      const outcome = await loadOneFile(conn, pipeline, runtime, runId, file, log, options.signal);
       files.push(outcome);
       loadedShas.set(file.sha256, { fileId: outcome.fileId, runId });
     } catch (error) {
@@ -183,6 +217,7 @@ async function loadAndTransform(
   const changed = files.some((f) => f.action === 'loaded');
   let checks: CheckOutcome[] = [];
   if (changed || fullRefresh) {
+    throwIfAborted(options.signal);
     await runTransforms(conn, pipeline.transforms, { runId, pipeline: pipeline.name, fullRefresh }, log);
     await conn.query(`select set_config('bubblewatch.run_id', $1, true)`, [String(runId)]);
     checks = await runChecks(conn, pipeline.checks);
@@ -224,6 +259,7 @@ async function loadOneFile(
   runId: number,
   file: DiscoveredFile,
   log: Logger,
+  signal: AbortSignal | undefined,
 ): Promise<Extract<FileOutcome, { action: 'loaded' }>> {
   const started = performance.now();
   // The older version of this file (same source key) stops counting once this one is in.
@@ -266,7 +302,7 @@ async function loadOneFile(
       .execute();
   }
 
-  const counts = await loadUnit(conn, pipeline, runtime, runId, { path: file.path, uri: file.uri, fileId }, log);
+  const counts = await loadUnit(conn, pipeline, runtime, runId, { path: file.path, uri: file.uri, fileId }, log, signal);
   await conn.db
     .updateTable('etl.source_files')
     .set({ rows_read: counts.read, rows_loaded: counts.loaded, rows_rejected: counts.rejected, rows_skipped: counts.skipped })
@@ -349,6 +385,75 @@ async function recordFailure(
     await recordFiles(conn, runId, failed);
     await recordChecks(conn, runId, pipeline.name, checks.filter((c) => !c.passed));
   });
+}
+
+/**
+ * Partition status: each partition a run touched (the one it was asked for, and the
+ * partitions of the files it loaded or found loaded) and how that went.
+ */
+async function recordPartitions(
+  handle: DatabaseHandle,
+  pipeline: AnyPipeline,
+  runId: number,
+  requested: string | undefined,
+  files: readonly FileOutcome[],
+  status: 'succeeded' | 'failed' | 'interrupted',
+  error?: string,
+): Promise<void> {
+  const spec = pipeline.partitions;
+  if (!spec) return;
+  const byKey = new Map<string, { read: number; loaded: number; rejected: number; files: number }>();
+  const add = (key: string | undefined, f?: FileOutcome) => {
+    if (!key) return;
+    const entry = byKey.get(key) ?? { read: 0, loaded: 0, rejected: 0, files: 0 };
+    if (f) {
+      entry.files++;
+      if (f.action === 'loaded') {
+        entry.read += f.counts.read;
+        entry.loaded += f.counts.loaded;
+        entry.rejected += f.counts.rejected;
+      }
+    }
+    byKey.set(key, entry);
+  };
+  // A file counts toward the partition its name says; a URL filled for the requested partition toward that one.
+  // Files of no period (a ticker map loaded alongside) count toward none.
+  for (const f of files) add(spec.keyOf(f.file) ?? (f.file.uri !== f.file.path ? requested : undefined), f);
+  if (requested && !byKey.has(requested)) add(requested);
+  for (const [key, c] of byKey) {
+    // A partition a successful run found already loaded keeps its counts from the run that loaded it.
+    const nothingNew = status === 'succeeded' && c.read === 0 && c.files > 0;
+    await handle.db
+      .insertInto('etl.partitions')
+      .values({
+        pipeline: pipeline.name,
+        partition_key: key,
+        status: status === 'succeeded' && c.files === 0 ? 'no_input' : status,
+        last_run_id: runId,
+        rows_read: c.read,
+        rows_loaded: c.loaded,
+        rows_rejected: c.rejected,
+        files: c.files,
+        error: error ?? null,
+      })
+      .onConflict((oc) =>
+        oc.columns(['pipeline', 'partition_key']).doUpdateSet((eb) => ({
+          status: eb.ref('excluded.status'),
+          last_run_id: eb.ref('excluded.last_run_id'),
+          error: eb.ref('excluded.error'),
+          updated_at: new Date(),
+          ...(nothingNew
+            ? {}
+            : {
+                rows_read: eb.ref('excluded.rows_read'),
+                rows_loaded: eb.ref('excluded.rows_loaded'),
+                rows_rejected: eb.ref('excluded.rows_rejected'),
+                files: eb.ref('excluded.files'),
+              }),
+        })),
+      )
+      .execute();
+  }
 }
 
 function logOutcome(log: Logger, summary: RunSummary): void {

@@ -1,35 +1,16 @@
-import { spawn } from 'node:child_process';
 import { copyFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connect.js';
+import { PIPELINES } from '../../pipelines/registry.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { describeEachDatabase, useDatabase } from '../helpers/databases.js';
+import { cli } from '../helpers/cli.js';
 import { makeInbox, rows, writeFile } from '../helpers/pipelines.js';
 
 /** The real `bubblewatch` binary (built by the test setup), as a user would run it. */
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'bubblewatch.js'), ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BUBBLEWATCH_LOG_FORMAT: 'json', ...env },
-      cwd: PACKAGE_ROOT,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function configFor(inbox: string): string {
   return writeFile(
@@ -63,10 +44,10 @@ describe('bubblewatch CLI', () => {
     expect(unknown.stderr).toMatch(/unknown command 'frobnicate'/);
     const noTarget = await cli(['run']);
     expect(noTarget.code).toBe(2);
-    expect(noTarget.stderr).toBe('bubblewatch: name the pipelines to run, or --all (pipelines: sec-companyfacts, sec-fsds, company-metrics, custom-series)\n');
+    expect(noTarget.stderr).toBe(`bubblewatch: name the pipelines to run, or --all (pipelines: ${PIPELINES.map((p) => p.name).join(', ')})\n`);
     const noSuch = await cli(['run', 'nope']);
     expect(noSuch.code).toBe(2);
-    expect(noSuch.stderr).toContain('nope: no such pipeline (known: sec-companyfacts, sec-fsds, company-metrics, custom-series)');
+    expect(noSuch.stderr).toContain(`nope: no such pipeline (known: ${PIPELINES.map((p) => p.name).join(', ')})`);
   });
 
   it('exits 2 on a bad config file and names each problem', async () => {

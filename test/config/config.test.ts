@@ -48,7 +48,7 @@ it('reports every problem as path: message', () => {
 
 it('names unknown pipelines and enabled pipelines without sources', () => {
   expect(problems({ pipelines: { 'custom-seriess': { sources: [{ path: 'x' }] }, 'custom-series': { enabled: true } } })).toEqual([
-    'pipelines.custom-seriess: no such pipeline (known: sec-companyfacts, sec-fsds, company-metrics, custom-series)',
+    `pipelines.custom-seriess: no such pipeline (known: ${REGISTRY.pipelines.map((p) => p.name).join(', ')})`,
     'pipelines.custom-series.sources: required for an enabled pipeline (a file, folder, glob or URL)',
   ]);
 });

@@ -9,6 +9,7 @@ import type { AnyPipeline } from '../../src/engine/pipeline.js';
 import { runPipeline, type RunOptions, type RunSummary } from '../../src/engine/run-pipeline.js';
 import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../src/config/load.js';
+import { scheduleSchema } from '../../src/config/schema.js';
 import { REGISTRY } from '../../pipelines/registry.js';
 
 /** The shared config sections (companies, metrics, archive limits) of the bundled config file. */
@@ -36,7 +37,7 @@ export function inboxConfig(pipeline: AnyPipeline, inbox: string, pattern = pipe
     name: pipeline.name,
     configured: true,
     enabled: true,
-    schedule: pipeline.defaults.schedule,
+    schedule: scheduleSchema.parse(pipeline.defaults.schedule),
     sources: [{ kind: 'path', path: inbox, pattern }],
     baseDir: inbox,
     options: {},

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { secCompanyfacts } from '../../pipelines/sec-companyfacts/pipeline.js';
 import type { ResolvedPipelineConfig } from '../../src/config/load.js';
-import { httpSchema } from '../../src/config/schema.js';
+import { httpSchema, scheduleSchema } from '../../src/config/schema.js';
 import type { AnyPipeline } from '../../src/engine/pipeline.js';
 import { runPipeline } from '../../src/engine/run-pipeline.js';
 import { createFetcher } from '../../src/http/fetcher.js';
@@ -55,7 +55,7 @@ function apiConfig(): ResolvedPipelineConfig {
     name: pipeline.name,
     configured: true,
     enabled: true,
-    schedule: pipeline.defaults.schedule,
+    schedule: scheduleSchema.parse(pipeline.defaults.schedule),
     sources: [{ kind: 'url', url: `${base}/api/xbrl/companyfacts/CIK{cik10}.json` }],
     baseDir: PACKAGE_ROOT,
     options: {},

@@ -96,7 +96,7 @@ function summaryJson(s: RunSummary) {
   };
 }
 
-async function printSummary(
+export async function printSummary(
   ctx: CliContext,
   handle: DatabaseHandle,
   summaries: readonly RunSummary[],

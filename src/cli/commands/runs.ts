@@ -1,11 +1,12 @@
 import { ConfigError } from '../../errors.js';
 import { listRuns } from '../../engine/run-ledger.js';
-import type { Run } from '../../db/tables/runs.table.js';
+import type { Run, RunStatus } from '../../db/tables/runs.table.js';
 import { formatDuration, formatNumber, formatTable, formatTimestamp, formatValue } from '../format.js';
 import { print, withDatabase, type CliContext } from '../context.js';
 
 export interface RunsCommandOptions {
   readonly pipeline?: string;
+  readonly status?: string;
   readonly limit: string;
   readonly json?: boolean;
 }
@@ -18,13 +19,15 @@ function durationOf(run: Run): number | null {
 export async function runsCommand(ctx: CliContext, runId: string | undefined, options: RunsCommandOptions): Promise<number> {
   const limit = Number(options.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new ConfigError(`--limit: got "${options.limit}", expected a whole number from 1 to 10000`);
+  const statuses = ['queued', 'running', 'succeeded', 'failed', 'skipped', 'interrupted'];
+  if (options.status !== undefined && !statuses.includes(options.status)) throw new ConfigError(`--status: got "${options.status}", expected one of ${statuses.join(', ')}`);
   if (runId !== undefined && !/^\d+$/.test(runId)) throw new ConfigError(`run id: got "${runId}", expected a number (see bubblewatch runs)`);
   return withDatabase(
     ctx,
     'bubblewatch runs',
     async (handle) => {
       if (runId !== undefined) return showRun(ctx, handle, Number(runId), options.json ?? false);
-      const runs = await listRuns(handle, { pipeline: options.pipeline, limit });
+      const runs = await listRuns(handle, { pipeline: options.pipeline, status: options.status as RunStatus | undefined, limit });
       if (options.json) {
         print(ctx, JSON.stringify(runs, null, 2));
         return 0;
@@ -38,7 +41,7 @@ export async function runsCommand(ctx: CliContext, runId: string | undefined, op
         formatTable(runs, [
           { header: 'run', value: (r) => r.run_id, align: 'right' },
           { header: 'pipeline', value: (r) => r.pipeline },
-          { header: 'trigger', value: (r) => r.trigger },
+          { header: 'trigger', value: (r) => r.trigger + (r.attempt > 1 ? ` #${r.attempt}` : '') },
           { header: 'status', value: (r) => r.status },
           { header: 'started (UTC)', value: (r) => formatTimestamp(r.started_at) },
           { header: 'took', value: (r) => formatDuration(durationOf(r)), align: 'right' },

@@ -24,6 +24,8 @@ export interface RunsTable {
   error: string | null;
   host: string | null;
   pid: number | null;
+  backfill_id: number | null;
+  retry_of: number | null;
 }
 
 export type Run = Selectable<RunsTable>;

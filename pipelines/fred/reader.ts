@@ -1,0 +1,127 @@
+import Papa from 'papaparse';
+import type { RejectProblem } from '../../src/db/tables/rejects.table.js';
+import { readCsvFile } from '../../src/engine/csv-reader.js';
+import type { PipelineRuntime } from '../../src/engine/pipeline.js';
+import type { RecordReader, SourceRecord } from '../../src/engine/readers/types.js';
+import { InputFileError } from '../../src/errors.js';
+import type { Logger } from '../../src/log/logger.js';
+
+/**
+ * FRED CSV downloads. The header names the date column and then one column per series,
+ * named by its series ID:
+ *
+ *   observation_date,GDP            current downloads (fredgraph.csv)
+ *   DATE,GDP                        legacy downloads and ALFRED
+ *   observation_date,GDP,NCBEILQ027S  several series in one download
+ *
+ * Each (line, series) cell is one record: { series_id, date, value }. A missing value —
+ * "." (legacy) or empty (current) — is FRED's way of saying there is no observation for
+ * that date (a market holiday, a quarter not yet published); it is counted as read and
+ * skipped, not stored, so "the latest value" of a series is always a number.
+ */
+
+const DATE_COLUMNS = new Set(['observation_date', 'date']);
+const SERIES_ID = /^[A-Za-z0-9][A-Za-z0-9_]*$/;
+const EXPECTED = 'observation_date,<SERIES_ID>[,<SERIES_ID>…] (FRED CSV; legacy files: DATE,<SERIES_ID>)';
+
+interface Header {
+  readonly series: readonly string[];
+  readonly width: number;
+}
+
+function readHeader(path: string, fields: readonly string[], line: number): Header {
+  const cells = fields.map((f) => f.replace(/^\uFEFF/, '').trim());
+  const got = JSON.stringify(cells.join(',').slice(0, 120));
+  if (!DATE_COLUMNS.has((cells[0] ?? '').toLowerCase())) {
+    throw new InputFileError({ file: path, line, column: 1 }, `the header does not start with a date column (observation_date or DATE); column 1 is ${JSON.stringify(cells[0] ?? '')}`, got, EXPECTED);
+  }
+  if (cells.length < 2) {
+    throw new InputFileError({ file: path, line, column: 2 }, 'the header names no series column', got, EXPECTED);
+  }
+  const series: string[] = [];
+  cells.slice(1).forEach((cell, i) => {
+    const column = i + 2;
+    if (!SERIES_ID.test(cell)) {
+      throw new InputFileError({ file: path, line, column }, `column ${column} of the header is not a FRED series ID: ${JSON.stringify(cell)}`, got, EXPECTED);
+    }
+    const id = cell.toUpperCase();
+    if (series.includes(id)) {
+      throw new InputFileError({ file: path, line, column }, `the header names series ${id} twice`, got, 'each series once');
+    }
+    series.push(id);
+  });
+  return { series, width: cells.length };
+}
+
+function unparse(fields: readonly string[]): string {
+  return Papa.unparse([fields as string[]], { delimiter: ',', newline: '\n' });
+}
+
+export function fredReader(_runtime: PipelineRuntime, logger: Logger): RecordReader {
+  return {
+    async read(path, sink) {
+      let header: Header | undefined;
+      let read = 0;
+      let skipped = 0;
+      const missingBySeries = new Map<string, number>();
+      await readCsvFile({
+        file: path,
+        delimiter: ',',
+        onHeader: (fields, line) => {
+          header = readHeader(path, fields, line);
+        },
+        onRows: async (rows) => {
+          const h = header!;
+          const records: SourceRecord[] = [];
+          for (const row of rows) {
+            const rawText = unparse(row.fields);
+            const date = row.fields[0];
+            let problems: RejectProblem[] | undefined;
+            if (row.malformedQuotes) {
+              problems = [{ column: null, column_no: null, value: null, message: 'a stray double quote inside a field' }];
+            } else if (row.fields.length > h.width) {
+              problems = [{ column: null, column_no: h.width + 1, value: row.fields[h.width] ?? null, message: `the row has ${row.fields.length} fields, the header has ${h.width}` }];
+            }
+            h.series.forEach((seriesId, i) => {
+              read++;
+              const column = i + 2;
+              const positions = new Map([
+                ['date', 1],
+                ['value', column],
+              ]);
+              if (problems) {
+                records.push({ line: row.line, fields: { series_id: seriesId, date, value: row.fields[column - 1] }, positions, rawText, problems });
+                return;
+              }
+              if (row.fields.length < column) {
+                records.push({
+                  line: row.line,
+                  fields: { series_id: seriesId, date },
+                  positions,
+                  rawText,
+                  problems: [{ column: 'value', column_no: column, value: null, message: `missing: the row has ${row.fields.length} field(s), the header has ${h.width} (no value for ${seriesId})` }],
+                });
+                return;
+              }
+              const value = (row.fields[column - 1] ?? '').trim();
+              if (value === '' || value === '.') {
+                skipped++;
+                missingBySeries.set(seriesId, (missingBySeries.get(seriesId) ?? 0) + 1);
+                return;
+              }
+              records.push({ line: row.line, fields: { series_id: seriesId, date, value }, positions, rawText });
+            });
+          }
+          if (records.length > 0) await sink(records);
+        },
+      });
+      if (missingBySeries.size > 0) {
+        logger.debug(
+          { file: path, missing: Object.fromEntries(missingBySeries) },
+          `${path}: ${skipped} missing value(s) ("." or empty) skipped: ${[...missingBySeries].map(([s, n]) => `${s} ${n}`).join(', ')}`,
+        );
+      }
+      return { read, skipped };
+    },
+  };
+}

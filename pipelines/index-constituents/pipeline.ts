@@ -1,0 +1,226 @@
+import { z } from 'zod';
+import { code, decimal, isoDate, optional, text } from '../../src/engine/fields.js';
+import { definePipeline, rowSchema } from '../../src/engine/pipeline.js';
+import { RowRejection } from '../../src/engine/readers/types.js';
+import { ConfigError } from '../../src/errors.js';
+import { issuerKey, parseIndexOptions } from './options.js';
+import { indexConstituentsReader } from './reader.js';
+import { syncIndexSettings } from './settings.js';
+
+/**
+ * Index constituent market caps by date, and the concentration figures of the AI-bubble
+ * debate: top-10 share of the S&P 500, HHI, effective number of constituents, the tech
+ * sectors' share, and the top 10's part in the index's gains.
+ *
+ * Sources (a folder; each file's layout comes from the options, see options.ts):
+ *   cap files      canonical `as_of, ticker, market_cap [, issuer_id, name, sector, float_factor]`,
+ *                  the datasets/s-and-p-500-companies-financials snapshots (date in the file name),
+ *                  or any layout described by a column mapping;
+ *   issuer maps    ticker → CIK and GICS sector, e.g. datasets/s-and-p-500-companies constituents.csv,
+ *                  which lets share classes of one company (GOOGL and GOOG) count once.
+ *
+ * The reader maps every layout onto these canonical fields, and adds what the file implies
+ * (record kind, index, as-of date from the name, configured cap unit).
+ */
+const recordKind = () =>
+  z.string().transform((raw, ctx) => {
+    if (raw === 'cap' || raw === 'issuer') return raw;
+    ctx.addIssue({ code: 'custom', message: `got ${JSON.stringify(raw)}, expected cap or issuer`, input: raw });
+    return z.NEVER;
+  });
+
+const row = rowSchema({
+  record_kind: recordKind(),
+  ticker: code({ max: 20 }),
+  index_code: optional(code({ max: 40 })),
+  as_of: optional(isoDate()),
+  market_cap: optional(decimal()),
+  market_cap_unit: optional(decimal()),
+  issuer_id: optional(code({ max: 40 })),
+  name: optional(text({ max: 300 })),
+  sector: optional(text({ max: 200 })),
+  sub_industry: optional(text({ max: 200 })),
+  float_factor: optional(decimal()),
+});
+
+export const indexConstituents = definePipeline({
+  name: 'index-constituents',
+  description: 'Index constituent market caps by date (CSV, configurable layout) → index concentration: top-10 share, HHI, effective N, tech share',
+  source: { pattern: '*.csv' },
+  reader: indexConstituentsReader,
+  row,
+  naturalKey: ['index_code', 'as_of', 'ticker'],
+  load: {
+    table: 'raw.index_constituents',
+    columns: ['record_kind', 'index_code', 'as_of', 'ticker', 'issuer_id', 'name', 'sector', 'sub_industry', 'market_cap', 'market_cap_unit', 'float_factor'],
+    values: (r) => {
+      if (r.record_kind === 'cap') {
+        if (r.as_of === undefined) throw new RowRejection('as_of', null, 'missing; expected the date the caps refer to, YYYY-MM-DD');
+        if (r.market_cap !== undefined && Number(r.market_cap) < 0) {
+          throw new RowRejection('market_cap', r.market_cap, `got ${r.market_cap}, expected a market cap of 0 or more (leave the cell empty when it is unknown)`);
+        }
+        if (r.float_factor !== undefined && !(Number(r.float_factor) > 0 && Number(r.float_factor) <= 1)) {
+          throw new RowRejection('float_factor', r.float_factor, `got ${r.float_factor}, expected a float factor above 0 and at most 1`);
+        }
+      } else if (r.issuer_id === undefined) {
+        throw new RowRejection('issuer_id', null, `missing; a ticker → issuer map needs an issuer id (CIK) for ${r.ticker}`);
+      }
+      return [
+        r.record_kind,
+        r.record_kind === 'cap' ? (r.index_code ?? null) : null,
+        r.as_of ?? null,
+        r.ticker,
+        r.issuer_id === undefined ? null : issuerKey(r.issuer_id),
+        r.name ?? null,
+        r.sector ?? null,
+        r.sub_industry ?? null,
+        r.record_kind === 'cap' ? (r.market_cap ?? null) : null,
+        r.record_kind === 'cap' ? (r.market_cap_unit ?? null) : null,
+        r.record_kind === 'cap' ? (r.float_factor ?? null) : null,
+      ];
+    },
+  },
+  prepare: syncIndexSettings,
+  optionProblems: (options) => {
+    try {
+      parseIndexOptions(options);
+      return [];
+    } catch (error) {
+      return error instanceof ConfigError && error.problems.length > 0 ? error.problems : [String((error as Error).message)];
+    }
+  },
+  // One snapshot file per trading day: constituents-financials_2025-02-01.csv. Ticker → issuer maps have no day.
+  partitions: {
+    grain: 'day',
+    keyOf: (file) => /(\d{4}-\d{2}-\d{2})\.[a-z]+$/i.exec(file.sourceKey)?.[1],
+  },
+  // Caps come after every close; a week without a new snapshot means the source stopped.
+  freshness: {
+    maxAgeDays: 7,
+    description: 'newest snapshot date',
+    sql: `select max(as_of) as newest from core.index_concentration`,
+  },
+  transforms: [
+    'market/constituents_10_scope.sql',
+    'market/constituents_20_rows.sql',
+    'market/constituents_30_issuers.sql',
+    'market/constituents_40_concentration.sql',
+    'market/constituents_50_top_n.sql',
+    'market/constituents_60_sectors.sql',
+    'market/constituents_70_history.sql',
+    'market/constituents_80_cap_changes.sql',
+  ],
+  checks: [
+    {
+      name: 'index_constituents_key_unique',
+      description: 'core.index_constituents has one row per (index_code, as_of, ticker_key)',
+      severity: 'error',
+      sql: `select index_code, as_of, ticker_key, count(*) as n from core.index_constituents group by 1, 2, 3 having count(*) > 1`,
+    },
+    {
+      name: 'index_issuers_key_unique',
+      description: 'core.index_issuers has one row per (index_code, as_of, issuer_id)',
+      severity: 'error',
+      sql: `select index_code, as_of, issuer_id, count(*) as n from core.index_issuers group by 1, 2, 3 having count(*) > 1`,
+    },
+    {
+      name: 'index_weights_sum_to_one',
+      description: 'the issuer weights of each index and date with a known cap add up to 1',
+      severity: 'error',
+      sql: `select index_code, as_of, sum(weight) as total_weight
+            from core.index_issuers where weight is not null
+            group by 1, 2 having abs(sum(weight) - 1) > 1e-9`,
+    },
+    {
+      name: 'index_concentration_in_range',
+      description: 'shares and HHI are within [0, 1], effective N is between 1 and the number of issuers, and top-N shares grow with N',
+      severity: 'error',
+      sql: `select c.index_code, c.as_of, c.top10_share, c.hhi, c.effective_n, c.tech_sector_share
+            from core.index_concentration c
+            where c.top10_share not between 0 and 1 or c.hhi not between 0 and 1 or c.tech_sector_share not between 0 and 1
+               or c.effective_n < 1 - 1e-9 or c.effective_n > c.issuers_with_cap + 1e-9
+               or exists (
+                 select 1 from core.index_top_n_shares a
+                 join core.index_top_n_shares b on b.index_code = a.index_code and b.as_of = a.as_of and b.n > a.n
+                 where a.index_code = c.index_code and a.as_of = c.as_of and b.share < a.share)`,
+    },
+    {
+      name: 'index_caps_missing',
+      description: 'constituents of the dates this run recomputed whose cap is empty or zero in the source (left out of every total; counted in analytics.index_concentration.rows_missing_cap)',
+      severity: 'warn',
+      sql: `select c.index_code, c.as_of, c.ticker, c.name, f.uri as source_file, c.line_no
+            from core.index_constituents c
+            join core.index_refresh_scope s on s.index_code = c.index_code and s.as_of = c.as_of
+                                            and s.run_id = current_setting('bubblewatch.run_id')::bigint
+            join etl.source_files f on f.file_id = c.file_id
+            where c.is_cap_missing
+            order by c.index_code, c.as_of, c.ticker`,
+    },
+    {
+      name: 'index_sector_unresolved',
+      description: 'constituents whose sector label is neither a GICS sector nor resolvable through the issuer map or options.sector_map',
+      severity: 'warn',
+      sql: `select c.index_code, c.as_of, c.ticker, c.source_sector
+            from core.index_constituents c
+            join core.index_refresh_scope s on s.index_code = c.index_code and s.as_of = c.as_of
+                                            and s.run_id = current_setting('bubblewatch.run_id')::bigint
+            where c.sector_source = 'unresolved'
+            order by c.index_code, c.as_of, c.ticker`,
+    },
+    {
+      name: 'index_unit_detected',
+      description: 'files loaded by this run whose caps were read as millions or billions of USD by auto-detection (set market_cap_unit for the file to confirm)',
+      severity: 'warn',
+      sql: `select c.index_code, c.as_of, f.uri as source_file, min(c.market_cap_unit) as detected_unit
+            from core.index_constituents c
+            join etl.source_files f on f.file_id = c.file_id
+            where c.run_id = current_setting('bubblewatch.run_id')::bigint
+              and c.market_cap_unit_source = 'detected' and c.market_cap_unit <> 1
+            group by 1, 2, 3`,
+    },
+    {
+      name: 'index_no_duplicate_tickers',
+      description: 'a cap file loaded by this run lists each ticker once per date; where it repeats one, the last line with a cap wins',
+      severity: 'warn',
+      sql: `select r.file_id, r.index_code, r.as_of, upper(regexp_replace(btrim(r.ticker), '[-/ ]', '.', 'g')) as ticker_key,
+                   array_agg(r.line_no order by r.line_no) as lines
+            from raw.index_constituents r
+            where r.run_id = current_setting('bubblewatch.run_id')::bigint and r.record_kind = 'cap'
+            group by 1, 2, 3, 4 having count(*) > 1`,
+    },
+    {
+      name: 'index_dates_in_one_file',
+      description: 'each index date recomputed by this run comes from one file; where several current files give a date, they are merged (a known cap beats an empty one, then the newest file wins)',
+      severity: 'warn',
+      sql: `select c.index_code, c.as_of, c.source_files
+            from core.index_concentration c
+            join core.index_refresh_scope s on s.index_code = c.index_code and s.as_of = c.as_of
+                                            and s.run_id = current_setting('bubblewatch.run_id')::bigint
+            where c.source_files > 1`,
+    },
+  ],
+  defaults: { schedule: { cron: '0 22 * * 1-5', timezone: 'America/New_York' } },
+  views: [
+    'analytics.index_concentration',
+    'analytics.index_issuers',
+    'analytics.index_constituents',
+    'analytics.index_top_n_shares',
+    'analytics.index_sector_shares',
+    'analytics.index_cap_changes',
+  ],
+  previews: [
+    {
+      title: 'Index concentration by snapshot, newest first (analytics.index_concentration; shares in % of the index cap)',
+      sql: `select index_code as index, as_of,
+                   round(top10_share * 100, 2) as top10_pct,
+                   round(effective_n, 1) as effective_n,
+                   round(tech_sector_share * 100, 1) as tech_pct,
+                   top10_tech_issuers as top10_in_tech,
+                   issuers_with_cap as issuers,
+                   rows_missing_cap as missing_caps,
+                   round(top10_contribution_to_change * 100, 1) as top10_pct_of_gain
+            from analytics.index_concentration
+            order by index_code, as_of desc`,
+    },
+  ],
+});

@@ -1,0 +1,167 @@
+import { basename } from 'node:path';
+import Papa from 'papaparse';
+import type { RejectProblem } from '../../src/db/tables/rejects.table.js';
+import { readCsvFile } from '../../src/engine/csv-reader.js';
+import { isRealDate } from '../../src/engine/fields.js';
+import type { PipelineRuntime } from '../../src/engine/pipeline.js';
+import { normaliseHeaderName } from '../../src/engine/readers/csv.js';
+import type { RecordReader, SourceRecord } from '../../src/engine/readers/types.js';
+import { InputFileError } from '../../src/errors.js';
+import type { Logger } from '../../src/log/logger.js';
+import { planForFile, type FilePlan } from './file-plan.js';
+import type { ResolvedLayout } from './layouts.js';
+import { OPTIONS_PREFIX, indexOptions } from './options.js';
+
+/**
+ * Reads a cap file or an issuer-map file in whatever layout the options give it, and hands
+ * on records with canonical field names, plus what the file itself implies:
+ *   record_kind      cap | issuer
+ *   index_code       the index a cap file describes
+ *   as_of            from the file name, for layouts without a date column
+ *   market_cap_unit  USD per unit of the caps, when configured (empty = detect in SQL)
+ *
+ * A header that lacks a column the layout needs fails the file (and so the run) with the
+ * column's name and the option that asked for it. A file name the layout cannot take a
+ * date from fails it too. Rows with too few or too many fields are rejected.
+ */
+
+interface HeaderMap {
+  readonly width: number;
+  /** Canonical field → column index. */
+  readonly index: ReadonlyMap<string, number>;
+  readonly positions: ReadonlyMap<string, number>;
+}
+
+function describeColumns(fields: readonly string[]): string {
+  return fields.length === 1 ? `the single column ${JSON.stringify(fields[0])}` : `columns ${fields.map((f) => JSON.stringify(f.trim())).join(', ')}`;
+}
+
+function mapHeader(file: string, layout: ResolvedLayout, fields: readonly string[], line: number, logger: Logger): HeaderMap {
+  const byName = new Map<string, number>();
+  fields.forEach((f, i) => {
+    const name = normaliseHeaderName(f);
+    if (name !== '' && !byName.has(name)) byName.set(name, i);
+  });
+  const index = new Map<string, number>();
+  const missing: string[] = [];
+  for (const column of layout.columns) {
+    const key = normaliseHeaderName(column.source);
+    const at = byName.get(key);
+    if (at === undefined) {
+      if (column.required) missing.push(column.source);
+      continue;
+    }
+    const duplicate = fields.findIndex((f, i) => i > at && normaliseHeaderName(f) === key);
+    if (duplicate !== -1) {
+      throw new InputFileError({ file, line, column: duplicate + 1 }, `the header names column ${JSON.stringify(column.source)} twice`, `columns ${at + 1} and ${duplicate + 1}`, 'each column once');
+    }
+    index.set(column.field, at);
+  }
+  if (missing.length > 0) {
+    const columns = missing.map((m) => JSON.stringify(m)).join(', ');
+    const problem =
+      layout.name === 'custom'
+        ? `the header lacks column${missing.length > 1 ? 's' : ''} ${columns} (${layout.columns
+            .filter((c) => missing.includes(c.source))
+            .map((c) => `${layout.origin}.columns.${c.field}`)
+            .join(', ')})`
+        : `the header lacks column${missing.length > 1 ? 's' : ''} ${columns} of layout ${layout.name} (${layout.origin})`;
+    let got = describeColumns(fields);
+    const other = [',', ';', '\t', '|'].find((d) => d !== layout.delimiter && fields.length === 1 && (fields[0] ?? '').includes(d));
+    if (other) got += ` (the header looks ${JSON.stringify(other)}-separated; this layout expects ${JSON.stringify(layout.delimiter)})`;
+    const expected =
+      `a header with ${layout.columns.filter((c) => c.required).map((c) => JSON.stringify(c.source)).join(', ')}` +
+      (layout.name === 'custom' ? '' : `; for a file in another layout, add a rule for it under ${OPTIONS_PREFIX}.files`);
+    throw new InputFileError({ file, line }, problem, got, expected);
+  }
+  const used = new Set(index.values());
+  const unused = fields.map((f, i) => (used.has(i) ? '' : f.trim())).filter((f) => f !== '');
+  if (unused.length > 0) {
+    // Snapshot files carry many columns this pipeline has no use for (Price, EBITDA, …): not worth a warning.
+    const level = layout.name === 'canonical' ? 'warn' : 'debug';
+    logger[level]({ file, columns: unused }, `${file}: ignoring column${unused.length > 1 ? 's' : ''} ${unused.join(', ')}, which layout ${layout.name} does not use`);
+  }
+  const positions = new Map([...index].map(([field, i]) => [field, i + 1]));
+  return { width: fields.length, index, positions };
+}
+
+function shapeProblems(fields: readonly string[], header: HeaderMap, malformedQuotes: boolean): RejectProblem[] | undefined {
+  if (malformedQuotes) {
+    return [{ column: null, column_no: null, value: null, message: 'a stray double quote inside a field; quote the whole field and double any quote inside it' }];
+  }
+  const n = fields.length;
+  if (n < header.width) {
+    const absent = [...header.index].filter(([, i]) => i >= n).map(([field]) => field);
+    return [
+      {
+        column: absent[0] ?? null,
+        column_no: n + 1,
+        value: null,
+        message: `missing: the row has ${n} field${n === 1 ? '' : 's'}, the header has ${header.width}` + (absent.length > 0 ? ` (no value for ${absent.join(', ')})` : ''),
+      },
+    ];
+  }
+  if (n > header.width) {
+    return [{ column: null, column_no: header.width + 1, value: fields[header.width] ?? null, message: `the row has ${n} fields, the header has ${header.width}` }];
+  }
+  return undefined;
+}
+
+/** The as-of date a file name carries, as YYYY-MM-DD (the capture may be YYYY-MM-DD or YYYYMMDD). */
+export function asOfFromFileName(file: string, layout: ResolvedLayout): string {
+  const pattern = layout.asOfFromFileName!;
+  const name = basename(file);
+  const m = pattern.exec(name);
+  const where = layout.name === 'custom' ? `${layout.origin}.as_of_from_filename` : `layout ${layout.name} (${layout.origin})`;
+  if (!m) {
+    throw new InputFileError({ file }, `the file name does not carry the date that ${where} takes from it`, JSON.stringify(name), `a name matching /${pattern.source}/, e.g. constituents-financials_2025-02-01.csv`);
+  }
+  const captured = m.groups?.as_of ?? m[1] ?? '';
+  const parts = /^(\d{4})-?(\d{2})-?(\d{2})$/.exec(captured);
+  if (!parts || !isRealDate(Number(parts[1]), Number(parts[2]), Number(parts[3]))) {
+    throw new InputFileError({ file }, `the date in the file name is not a real date (${where})`, JSON.stringify(captured), 'YYYY-MM-DD or YYYYMMDD');
+  }
+  return `${parts[1]}-${parts[2]}-${parts[3]}`;
+}
+
+export function indexConstituentsReader(runtime: PipelineRuntime, logger: Logger): RecordReader {
+  const options = indexOptions(runtime);
+  return {
+    async read(path, sink) {
+      const plan: FilePlan = planForFile(options, basename(path));
+      const { layout } = plan;
+      const asOf = layout.asOfFromFileName ? asOfFromFileName(path, layout) : undefined;
+      const implied: Record<string, string | undefined> =
+        layout.kind === 'cap'
+          ? { record_kind: 'cap', index_code: plan.index, market_cap_unit: plan.marketCapUnit === null ? undefined : String(plan.marketCapUnit) }
+          : { record_kind: 'issuer' };
+      logger.debug({ file: path, layout: layout.name, kind: layout.kind, index: plan.index, as_of: asOf }, `${path}: reading as layout ${layout.name}`);
+      let header: HeaderMap | undefined;
+      const result = await readCsvFile({
+        file: path,
+        delimiter: layout.delimiter,
+        onHeader: (fields, line) => {
+          header = mapHeader(path, layout, fields, line, logger);
+        },
+        onRows: async (rows) => {
+          const map = header!;
+          const records: SourceRecord[] = rows.map((row) => {
+            const fields: Record<string, string | undefined> = { ...implied };
+            if (asOf !== undefined) fields.as_of = asOf;
+            for (const [field, i] of map.index) fields[field] = row.fields[i];
+            const problems = shapeProblems(row.fields, map, row.malformedQuotes);
+            return {
+              line: row.line,
+              fields,
+              positions: map.positions,
+              rawText: Papa.unparse([row.fields as string[]], { delimiter: layout.delimiter, newline: '\n' }),
+              ...(problems ? { problems } : {}),
+            };
+          });
+          await sink(records);
+        },
+      });
+      return { read: result.dataRows, skipped: 0 };
+    },
+  };
+}

@@ -1,0 +1,66 @@
+-- core.index_refresh_scope: the index dates this run recomputes.
+-- The dates held by cap files this run loaded or superseded (a superseded file's dates are
+-- recomputed from what remains, and vanish if no current file holds them any more). Every
+-- date when an issuer map was loaded or superseded, the settings changed (full refresh) or
+-- the run is a full refresh: issuers and sectors of every date may have changed.
+-- The rows this run loaded are not in the planner's statistics yet; without them it picks nested loops over thousands of rows.
+analyze raw.index_constituents;
+
+insert into core.index_refresh_scope (run_id, index_code, as_of)
+with settings as (
+  select current_setting('bubblewatch.run_id')::bigint      as run_id,
+         current_setting('bubblewatch.full_refresh') = 'on' as full_refresh
+),
+
+touched_files as (
+  select f.file_id
+  from etl.source_files f
+  cross join settings s
+  where f.pipeline = 'index-constituents'
+    and (f.run_id = s.run_id or f.superseded_run_id = s.run_id)
+),
+
+everything as (
+  select s.full_refresh
+         or exists (
+           select 1
+           from raw.index_constituents r
+           join touched_files t on t.file_id = r.file_id
+           where r.record_kind = 'issuer'
+         ) as yes
+  from settings s
+),
+
+touched_dates as (
+  select distinct r.index_code, r.as_of
+  from raw.index_constituents r
+  join touched_files t on t.file_id = r.file_id
+  where r.record_kind = 'cap'
+),
+
+all_dates as (
+  select distinct r.index_code, r.as_of
+  from raw.index_constituents r
+  join etl.source_files f on f.file_id = r.file_id and f.superseded_at is null
+  cross join everything e
+  where e.yes and r.record_kind = 'cap'
+  union
+  select c.index_code, c.as_of
+  from core.index_concentration c
+  cross join everything e
+  where e.yes
+),
+
+final as (
+  select index_code, as_of from touched_dates
+  union
+  select index_code, as_of from all_dates
+)
+
+select s.run_id, f.index_code, f.as_of
+from final f
+cross join settings s
+on conflict do nothing;
+
+-- The scope drives every later transform: give the planner its size.
+analyze core.index_refresh_scope;

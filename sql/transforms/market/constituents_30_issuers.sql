@@ -1,0 +1,74 @@
+-- core.index_issuers: one row per index, date and issuer for the dates in this run's scope
+-- (partition replace). Share classes of one issuer count once:
+--   whole_company  the source gives each class the whole company's cap (Yahoo Finance gives
+--                  GOOGL and GOOG both Alphabet's full cap): the largest class cap counts;
+--   per_class      each class carries its own cap: the class caps are summed.
+-- A class's cap counts × its float factor where the source gives one. An issuer whose
+-- classes all lack a cap has no cap, weight or rank.
+-- Fresh statistics for the rows just rebuilt (see constituents_10_scope.sql).
+analyze core.index_constituents;
+
+delete from core.index_issuers i
+using core.index_refresh_scope s
+where s.run_id = current_setting('bubblewatch.run_id')::bigint
+  and i.index_code = s.index_code and i.as_of = s.as_of;
+
+insert into core.index_issuers
+  (index_code, as_of, issuer_id, issuer_source, issuer_name, primary_ticker, tickers, share_classes, classes_with_cap,
+   gics_sector, cap_rule, market_cap, weight, cap_rank)
+with settings as (
+  select share_class_caps from core.index_settings
+  union all
+  select 'whole_company' where not exists (select 1 from core.index_settings)
+),
+
+scope as (
+  select index_code, as_of
+  from core.index_refresh_scope
+  where run_id = current_setting('bubblewatch.run_id')::bigint
+),
+
+classes as (
+  select c.*,
+         c.market_cap_usd * coalesce(c.float_factor, 1) as counted_cap,
+         row_number() over (
+           partition by c.index_code, c.as_of, c.issuer_id
+           order by c.market_cap_usd * coalesce(c.float_factor, 1) desc nulls last, c.ticker_key
+         ) as class_order
+  from core.index_constituents c
+  join scope s on s.index_code = c.index_code and s.as_of = c.as_of
+),
+
+issuers as (
+  select c.index_code, c.as_of, c.issuer_id,
+         min(c.issuer_source) filter (where c.class_order = 1) as issuer_source,
+         min(c.name) filter (where c.class_order = 1) as issuer_name,
+         min(c.ticker) filter (where c.class_order = 1) as primary_ticker,
+         array_agg(c.ticker order by c.class_order) as tickers,
+         count(*)::integer as share_classes,
+         count(c.counted_cap)::integer as classes_with_cap,
+         min(c.gics_sector) filter (where c.class_order = 1) as gics_sector,
+         case
+           when count(*) = 1 then 'single'
+           when st.share_class_caps = 'per_class' then 'per_class_sum'
+           else 'whole_company_max'
+         end as cap_rule,
+         case when st.share_class_caps = 'per_class' then sum(c.counted_cap) else max(c.counted_cap) end as market_cap
+  from classes c
+  cross join settings st
+  group by c.index_code, c.as_of, c.issuer_id, st.share_class_caps
+),
+
+final as (
+  select i.*,
+         case when sum(i.market_cap) over d > 0 then i.market_cap / sum(i.market_cap) over d end as weight,
+         case when i.market_cap is not null
+              then row_number() over (partition by i.index_code, i.as_of order by i.market_cap desc nulls last, i.issuer_id)
+         end as cap_rank
+  from issuers i
+  window d as (partition by i.index_code, i.as_of)
+)
+
+select index_code, as_of, issuer_id, issuer_source, issuer_name, primary_ticker, tickers, share_classes, classes_with_cap,
+       gics_sector, cap_rule, market_cap, weight, cap_rank
+from final;

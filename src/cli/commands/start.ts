@@ -1,0 +1,94 @@
+import { EXIT_OK, EXIT_RUN_FAILED } from '../../errors.js';
+import type { RunSummary } from '../../engine/run-pipeline.js';
+import { Scheduler } from '../../scheduler/scheduler.js';
+import { formatTable } from '../format.js';
+import { httpFetcher, print, withDatabase, type CliContext } from '../context.js';
+import { printSummary, selectPipelines } from './run.js';
+
+/**
+ * `bubblewatch start`: bring every enabled pipeline current once (missed ticks per each
+ * pipeline's policy, then one run of the rest), print the summary, then run on schedule
+ * until SIGINT/SIGTERM. `--once` stops after the first pass (for cron-less use).
+ */
+
+export interface StartOptions {
+  readonly once?: boolean;
+  readonly initialRun?: boolean;
+  readonly preview?: boolean;
+}
+
+export async function startCommand(ctx: CliContext, options: StartOptions): Promise<number> {
+  const pipelines = selectPipelines(ctx, [], true);
+  return withDatabase(
+    ctx,
+    `bubblewatch start${options.once ? ' --once' : ''}`,
+    async (handle) => {
+      const scheduler = new Scheduler({
+        handle,
+        logger: ctx.logger,
+        pipelines: pipelines.map((pipeline) => ({ pipeline, config: ctx.config.pipelines.get(pipeline.name)! })),
+        shared: { ...ctx.config.shared, archives: ctx.config.archives },
+        fetch: httpFetcher(ctx),
+        settings: ctx.config.scheduler,
+      });
+
+      // First Ctrl-C: stop taking ticks and let the current step finish (bounded); second: interrupt now.
+      let signals = 0;
+      let resolveStop!: () => void;
+      const stopRequested = new Promise<void>((resolve) => (resolveStop = resolve));
+      const onSignal = (signal: NodeJS.Signals) => {
+        signals++;
+        if (signals === 1) {
+          ctx.logger.info(`${signal}: stopping — no new runs; the current one may finish (up to ${ctx.config.scheduler.shutdown_timeout_seconds} s). Again to interrupt now.`);
+          resolveStop();
+          void scheduler.stop();
+        } else {
+          ctx.logger.warn(`${signal} again: interrupting the current run`);
+          scheduler.interrupt();
+        }
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        await scheduler.recover();
+        const summaries: RunSummary[] = [];
+        if (options.initialRun ?? true) {
+          const caughtUp = await scheduler.catchUp();
+          summaries.push(...caughtUp);
+          const done = new Set(caughtUp.map((s) => s.pipeline));
+          for (const { pipeline, config } of pipelines.map((p) => ({ pipeline: p, config: ctx.config.pipelines.get(p.name)! }))) {
+            if (done.has(pipeline.name)) continue;
+            const summary = await scheduler.runNow(pipeline, config);
+            if (summary) summaries.push(summary);
+          }
+          if (summaries.length > 0) await printSummary(ctx, handle, summaries, pipelines, options.preview ?? true);
+        }
+        const failed = summaries.some((s) => s.status !== 'succeeded');
+        if (options.once || signals > 0) {
+          await scheduler.stop();
+          return failed ? EXIT_RUN_FAILED : EXIT_OK;
+        }
+
+        scheduler.start();
+        print(ctx);
+        print(ctx, `Running on schedule (${scheduler.identity}); Ctrl-C to stop.`);
+        print(
+          ctx,
+          formatTable(scheduler.nextTicks(), [
+            { header: 'pipeline', value: (t) => t.pipeline },
+            { header: 'schedule', value: (t) => `${t.cron} (${t.timezone})` },
+            { header: 'next run', value: (t) => (t.next ? t.next.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '') },
+          ]),
+        );
+        await stopRequested;
+        await scheduler.stop();
+        ctx.logger.info('scheduler stopped');
+        return EXIT_OK;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    },
+    { migrateFirst: true },
+  );
+}

@@ -1,0 +1,128 @@
+import { sql } from 'kysely';
+import type { DatabaseHandle } from '../../db/connect.js';
+import type { Run } from '../../db/tables/runs.table.js';
+import type { AnyPipeline } from '../../engine/pipeline.js';
+import { nextTick } from '../../scheduler/cron.js';
+import { formatTable, formatTimestamp } from '../format.js';
+import { print, withDatabase, type CliContext } from '../context.js';
+
+/**
+ * `bubblewatch status`: per pipeline, the last run and last success, failures in a row, the
+ * next scheduled tick, and how fresh its data is. Failing and stale pipelines are flagged.
+ */
+
+export interface PipelineStatus {
+  readonly pipeline: string;
+  readonly state: 'enabled' | 'disabled' | 'not configured';
+  readonly schedule: string;
+  readonly next_tick: string | null;
+  readonly last_run: { run_id: number; status: string; trigger: string; started_at: string; error: string | null } | null;
+  readonly last_success_at: string | null;
+  readonly failures_in_a_row: number;
+  readonly newest_data: string | null;
+  readonly max_age_days: number | null;
+  readonly age_days: number | null;
+  readonly stale: boolean;
+  readonly flags: readonly string[];
+}
+
+async function freshnessOf(handle: DatabaseHandle, pipeline: AnyPipeline): Promise<string | null> {
+  if (!pipeline.freshness) return null;
+  try {
+    const { rows } = await handle.withConnection((conn) => conn.query<{ newest: string | Date | null }>(pipeline.freshness!.sql));
+    const newest = rows[0]?.newest ?? null;
+    return newest instanceof Date ? newest.toISOString().slice(0, 10) : newest;
+  } catch {
+    return null;
+  }
+}
+
+export async function collectStatus(ctx: CliContext, handle: DatabaseHandle, now = new Date()): Promise<PipelineStatus[]> {
+  const statuses: PipelineStatus[] = [];
+  for (const pipeline of ctx.registry) {
+    const config = ctx.config.pipelines.get(pipeline.name)!;
+    const recent: Run[] = await handle.db
+      .selectFrom('etl.runs')
+      .selectAll()
+      .where('pipeline', '=', pipeline.name)
+      .where('status', '<>', 'skipped')
+      .orderBy('run_id', 'desc')
+      .limit(50)
+      .execute();
+    const last = recent[0];
+    const lastSuccess = recent.find((r) => r.status === 'succeeded');
+    let failures = 0;
+    for (const r of recent) {
+      if (r.status === 'succeeded') break;
+      if (r.status === 'failed' || r.status === 'interrupted') failures++;
+    }
+    const newest = await freshnessOf(handle, pipeline);
+    const maxAge = pipeline.freshness?.maxAgeDays ?? null;
+    const age = newest ? Math.floor((now.getTime() - new Date(`${newest}T00:00:00Z`).getTime()) / 86_400_000) : null;
+    const stale = maxAge !== null && age !== null && age > maxAge;
+    const state = config.enabled ? 'enabled' : config.configured ? 'disabled' : 'not configured';
+    const flags: string[] = [];
+    if (failures > 0) flags.push(`FAILING (${failures} in a row)`);
+    if (stale) flags.push(`STALE (newest data ${age} days old, limit ${maxAge})`);
+    if (state === 'enabled' && !last) flags.push('never run');
+    statuses.push({
+      pipeline: pipeline.name,
+      state,
+      schedule: `${config.schedule.cron} (${config.schedule.timezone})`,
+      next_tick: state === 'enabled' ? (nextTick(config.schedule.cron, config.schedule.timezone)?.toISOString() ?? null) : null,
+      last_run: last
+        ? { run_id: last.run_id, status: last.status, trigger: last.trigger, started_at: last.started_at.toISOString(), error: last.error }
+        : null,
+      last_success_at: lastSuccess?.finished_at?.toISOString() ?? null,
+      failures_in_a_row: failures,
+      newest_data: newest,
+      max_age_days: maxAge,
+      age_days: age,
+      stale,
+      flags,
+    });
+  }
+  return statuses;
+}
+
+export async function statusCommand(ctx: CliContext, options: { json?: boolean }): Promise<number> {
+  return withDatabase(
+    ctx,
+    'bubblewatch status',
+    async (handle) => {
+      const statuses = await collectStatus(ctx, handle);
+      const { rows: running } = await handle.withConnection((conn) =>
+        conn.query<{ run_id: number; pipeline: string; started_at: Date; heartbeat_at: Date | null; host: string; pid: number }>(
+          `select run_id, pipeline, started_at, heartbeat_at, host, pid from etl.runs where status = 'running' order by run_id`,
+        ),
+      );
+      const [{ now } = { now: new Date() }] = (await sql<{ now: Date }>`select now() as now`.execute(handle.db)).rows;
+      if (options.json) {
+        print(ctx, JSON.stringify({ database: handle.kind, checked_at: now, pipelines: statuses, running }, null, 2));
+        return 0;
+      }
+      print(ctx, `bubblewatch status — ${handle.kind === 'pglite' ? 'embedded' : 'PostgreSQL'} database at ${handle.location}, ${formatTimestamp(now)}`);
+      print(ctx);
+      print(
+        ctx,
+        formatTable(statuses, [
+          { header: 'pipeline', value: (s) => s.pipeline },
+          { header: 'state', value: (s) => s.state },
+          { header: 'last run', value: (s) => (s.last_run ? `#${s.last_run.run_id} ${s.last_run.status}` : '') },
+          { header: 'at (UTC)', value: (s) => (s.last_run ? s.last_run.started_at.replace('T', ' ').slice(0, 16) : '') },
+          { header: 'next tick (UTC)', value: (s) => (s.next_tick ? s.next_tick.replace('T', ' ').slice(0, 16) : '') },
+          { header: 'newest data', value: (s) => (s.newest_data ? `${s.newest_data} (${s.age_days} d)` : '') },
+          { header: 'attention', value: (s) => s.flags.join('; '), max: 60 },
+        ]),
+      );
+      for (const s of statuses.filter((x) => x.last_run?.status === 'failed' && x.last_run.error)) {
+        print(ctx, `\n${s.pipeline}: last error: ${s.last_run!.error}`);
+      }
+      if (running.length > 0) {
+        print(ctx, `\nrunning now: ${running.map((r) => `#${r.run_id} ${r.pipeline} (pid ${r.pid} on ${r.host}, heartbeat ${formatTimestamp(r.heartbeat_at)})`).join(', ')}`);
+      }
+      return 0;
+    },
+    { migrateFirst: true },
+  );
+}

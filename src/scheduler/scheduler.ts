@@ -1,0 +1,231 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { createTask, type ScheduledTask } from 'node-cron';
+import type { ResolvedPipelineConfig } from '../config/load.js';
+import type { SchedulerSettings } from '../config/schema.js';
+import type { DatabaseHandle } from '../db/connect.js';
+import type { Fetcher } from '../engine/discover.js';
+import type { AnyPipeline } from '../engine/pipeline.js';
+import { recordSkippedRun, recoverStaleRuns, runningRun } from '../engine/run-ledger.js';
+import type { RunSummary } from '../engine/run-pipeline.js';
+import { runWithRetries } from '../engine/run-with-retries.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { nextTick, tickTime, ticksBetween } from './cron.js';
+
+/**
+ * The long-running scheduler. node-cron wakes every process at each tick; the database
+ * decides which one runs it: each tries to insert (pipeline, tick) into etl.schedule_ticks
+ * and only the insert that succeeds runs the pipeline. A tick that finds the pipeline's
+ * previous run still going is recorded as skipped. Ticks missed while no scheduler ran are
+ * handled by each pipeline's policy: skip them, run once, or run each up to a cap.
+ */
+
+export interface SchedulerDeps {
+  readonly handle: DatabaseHandle;
+  readonly logger: Logger;
+  /** The pipelines to schedule, with their configuration. */
+  readonly pipelines: readonly { readonly pipeline: AnyPipeline; readonly config: ResolvedPipelineConfig }[];
+  readonly shared: Readonly<Record<string, unknown>>;
+  readonly fetch?: Fetcher;
+  readonly settings: SchedulerSettings;
+  /** Called after every run the scheduler makes. */
+  readonly onRun?: (summary: RunSummary) => void;
+}
+
+export function schedulerIdentity(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+}
+
+export class Scheduler {
+  readonly identity = schedulerIdentity();
+  private readonly tasks: ScheduledTask[] = [];
+  private readonly running = new Map<string, Promise<unknown>>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly controller = new AbortController();
+  private stopping = false;
+
+  constructor(private readonly deps: SchedulerDeps) {}
+
+  private get staleAfterMs(): number {
+    return this.deps.settings.stale_after_seconds * 1000;
+  }
+
+  /** Mark runs of dead processes interrupted; returns how many. */
+  async recover(): Promise<number> {
+    const stale = await recoverStaleRuns(this.deps.handle, this.staleAfterMs);
+    for (const run of stale) {
+      this.deps.logger.warn(
+        { pipeline: run.pipeline, run_id: run.run_id, pid: run.pid, host: run.host },
+        `run ${run.run_id} of ${run.pipeline} was left running by a process that stopped; marked interrupted`,
+      );
+    }
+    return stale.length;
+  }
+
+  /** Apply each pipeline's missed-tick policy. Returns the runs it made. */
+  async catchUp(now: Date = new Date()): Promise<RunSummary[]> {
+    const summaries: RunSummary[] = [];
+    for (const { pipeline, config } of this.deps.pipelines) {
+      const { cron, timezone, missed, missed_cap } = config.schedule;
+      const last = await this.deps.handle.db
+        .selectFrom('etl.schedule_ticks')
+        .select((eb) => eb.fn.max('scheduled_for').as('last'))
+        .where('pipeline', '=', pipeline.name)
+        .executeTakeFirst();
+      const lastTick = last?.last ?? null;
+      if (lastTick === null) continue; // never scheduled before: nothing was missed
+      const ticks = ticksBetween(cron, timezone, lastTick, now, missed === 'all' ? missed_cap : 1_000_000);
+      if (ticks.length === 0) continue;
+      const chosen = missed === 'skip' ? [] : missed === 'once' ? ticks.slice(-1) : ticks.slice(-missed_cap);
+      this.deps.logger.info(
+        { pipeline: pipeline.name, missed: ticks.length, policy: missed, running: chosen.length },
+        `${pipeline.name}: ${ticks.length}${missed === 'all' && ticks.length >= missed_cap ? '+' : ''} tick(s) missed since ${lastTick.toISOString()}; policy "${missed}" runs ${chosen.length}`,
+      );
+      for (const tick of chosen) {
+        if (this.stopping) break;
+        const summary = await this.onTick(pipeline, config, tick, 'catch-up');
+        if (summary) summaries.push(summary);
+      }
+    }
+    return summaries;
+  }
+
+  /** Start the cron tasks. */
+  start(): void {
+    for (const { pipeline, config } of this.deps.pipelines) {
+      const { cron, timezone } = config.schedule;
+      const fire = (date: Date) => {
+        const tick = tickTime(date, cron);
+        void this.onTick(pipeline, config, tick, 'tick').catch((error: unknown) => {
+          this.deps.logger.error({ err: error, pipeline: pipeline.name }, `${pipeline.name}: tick ${tick.toISOString()} failed: ${errorMessage(error)}`);
+        });
+      };
+      const task = createTask(cron, (context) => fire(context.date), {
+        timezone,
+        name: `bubblewatch:${pipeline.name}`,
+        noOverlap: false,
+        missedExecutionTolerance: 30_000,
+      });
+      // A process too busy to wake on time still claims the tick it slept through: whichever
+      // process gets to it runs it, so a busy machine delays ticks but does not lose them.
+      task.on('execution:missed', (context) => fire(context.date));
+      void task.start();
+      this.tasks.push(task);
+    }
+  }
+
+  /** The next tick of each scheduled pipeline. */
+  nextTicks(): { pipeline: string; next: Date | null; cron: string; timezone: string }[] {
+    return this.deps.pipelines.map(({ pipeline, config }) => ({
+      pipeline: pipeline.name,
+      cron: config.schedule.cron,
+      timezone: config.schedule.timezone,
+      next: nextTick(config.schedule.cron, config.schedule.timezone),
+    }));
+  }
+
+  /** Claim a tick in the database and, if this process won it, run the pipeline. */
+  onTick(pipeline: AnyPipeline, config: ResolvedPipelineConfig, tick: Date, kind: 'tick' | 'catch-up'): Promise<RunSummary | undefined> {
+    if (this.stopping) return Promise.resolve(undefined);
+    // Tracked from the first await, so that a shutdown waits for a tick claimed a moment before it.
+    const work = this.claimAndRun(pipeline, config, tick, kind);
+    this.inflight.add(work);
+    return work.finally(() => this.inflight.delete(work));
+  }
+
+  private async claimAndRun(pipeline: AnyPipeline, config: ResolvedPipelineConfig, tick: Date, kind: 'tick' | 'catch-up'): Promise<RunSummary | undefined> {
+    const { handle, logger } = this.deps;
+    const claimed = await handle.db
+      .insertInto('etl.schedule_ticks')
+      .values({ pipeline: pipeline.name, scheduled_for: tick, claimed_by: this.identity, kind, outcome: null, run_id: null })
+      .onConflict((oc) => oc.doNothing())
+      .returning('scheduled_for')
+      .executeTakeFirst();
+    if (!claimed) {
+      logger.debug({ pipeline: pipeline.name, tick: tick.toISOString() }, `${pipeline.name}: tick ${tick.toISOString()} claimed by another process`);
+      return undefined;
+    }
+    await this.recover();
+    const trigger = kind === 'tick' ? 'schedule' : 'catch-up';
+    const busyHere = this.running.has(pipeline.name);
+    const busy = busyHere ? undefined : await runningRun(handle, pipeline.name, this.staleAfterMs);
+    if (busyHere || busy) {
+      const reason = `skipped: the previous run${busy ? ` (${busy.run_id})` : ''} of ${pipeline.name} is still going`;
+      const runId = await recordSkippedRun(handle, { pipeline: pipeline.name, trigger, scheduledFor: tick, reason });
+      await handle.db
+        .updateTable('etl.schedule_ticks')
+        .set({ outcome: 'skipped', run_id: runId })
+        .where('pipeline', '=', pipeline.name)
+        .where('scheduled_for', '=', tick)
+        .execute();
+      logger.warn({ pipeline: pipeline.name, tick: tick.toISOString(), run_id: runId }, `${pipeline.name}: tick ${tick.toISOString()} ${reason}`);
+      return undefined;
+    }
+
+    const summary = await this.track(pipeline, config, trigger, tick);
+    await handle.db
+      .updateTable('etl.schedule_ticks')
+      .set({ outcome: 'ran', run_id: summary.runId })
+      .where('pipeline', '=', pipeline.name)
+      .where('scheduled_for', '=', tick)
+      .execute();
+    return summary;
+  }
+
+  /** Run a pipeline now, outside the schedule (the pass `start` makes to bring data current). */
+  async runNow(pipeline: AnyPipeline, config: ResolvedPipelineConfig): Promise<RunSummary | undefined> {
+    if (this.stopping) return undefined;
+    return this.track(pipeline, config, 'manual', undefined);
+  }
+
+  private async track(pipeline: AnyPipeline, config: ResolvedPipelineConfig, trigger: 'schedule' | 'catch-up' | 'manual', tick: Date | undefined): Promise<RunSummary> {
+    const { handle, logger } = this.deps;
+    const work = runWithRetries(
+      { handle, logger, shared: this.deps.shared, ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}) },
+      pipeline,
+      config,
+      { trigger, ...(tick ? { scheduledFor: tick } : {}), signal: this.controller.signal, heartbeatMs: this.deps.settings.heartbeat_seconds * 1000 },
+      { maxAttempts: this.deps.settings.retry.max_attempts, baseMs: this.deps.settings.retry.base_ms, maxMs: this.deps.settings.retry.max_ms },
+    );
+    this.running.set(pipeline.name, work);
+    try {
+      const summary = await work;
+      this.deps.onRun?.(summary);
+      return summary;
+    } finally {
+      this.running.delete(pipeline.name);
+    }
+  }
+
+  /**
+   * Stop taking ticks, let the current runs finish within `shutdown_timeout_seconds`, then
+   * interrupt what is left (it rolls back and is recorded as interrupted).
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const task of this.tasks) await task.destroy();
+    const pending = [...this.running.values(), ...this.inflight];
+    if (pending.length === 0) return;
+    const timeoutMs = this.deps.settings.shutdown_timeout_seconds * 1000;
+    this.deps.logger.info(`waiting up to ${timeoutMs / 1000} s for ${pending.length} run(s) to finish`);
+    const settled = Promise.allSettled(pending);
+    const timedOut = await Promise.race([settled.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), timeoutMs).unref())]);
+    if (timedOut) {
+      this.deps.logger.warn('runs still going after the shutdown timeout: interrupting them');
+      this.controller.abort(new Error('shutting down'));
+      await settled;
+    }
+  }
+
+  /** Abort runs at once (a second Ctrl-C). */
+  interrupt(): void {
+    this.stopping = true;
+    this.controller.abort(new Error('shutting down'));
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+}
