@@ -1,6 +1,8 @@
 -- core.company_indicators: per company and fiscal quarter (latest vintage), the quarter's
--- values, rolling twelve months (TTM: the four quarters ending here, all present and
--- contiguous), year-on-year growth and the bubble ratios. A missing input gives NULL.
+-- values, trailing twelve months (TTM: the four quarters ending here, all present and
+-- contiguous; else a twelve-month fact ending here, such as a fiscal year or a TTM figure a
+-- company states in its release), year-on-year growth and the bubble ratios. A missing
+-- input gives NULL.
 --   self_funding_ratio  TTM capex / TTM operating cash flow (> 1: capex needs outside money)
 --   capex_intensity     TTM capex / TTM revenue
 --   rpo_coverage_years  RPO / TTM revenue
@@ -31,7 +33,15 @@ quarterly as (
   where q.vintage = 'latest'
 ),
 
-rolling as (
+year_facts as (
+  select distinct on (f.ticker, f.metric, f.end_key) f.ticker, f.metric, f.end_key, f.value
+  from core.company_facts f
+  join scope s on s.ticker = f.ticker
+  where f.vintage = 'latest' and f.duration_class = 'year'
+  order by f.ticker, f.metric, f.end_key, f.tag_priority, f.filed desc nulls last
+),
+
+from_quarters as (
   select q.ticker, q.metric, q.end_key, q.value,
          case when count(*) over w = 4
                and min(q.start_key) over w = (q.end_key + 1 - interval '12 months')::date
@@ -44,6 +54,18 @@ rolling as (
   select q.ticker, q.metric, q.end_key, q.value, null as ttm
   from quarterly q
   where q.start_key is null
+),
+
+rolling as (
+  select r.ticker, r.metric, r.end_key, r.value, coalesce(r.ttm, y.value) as ttm
+  from from_quarters r
+  left join year_facts y on y.ticker = r.ticker and y.metric = r.metric and y.end_key = r.end_key
+  union all
+  -- a twelve-month figure at a quarter end for which no quarter of that metric is known
+  select y.ticker, y.metric, y.end_key, null, y.value
+  from year_facts y
+  where not exists (select 1 from from_quarters r where r.ticker = y.ticker and r.metric = y.metric and r.end_key = y.end_key)
+    and exists (select 1 from quarterly q where q.ticker = y.ticker and q.end_key = y.end_key)
 ),
 
 with_prior as (

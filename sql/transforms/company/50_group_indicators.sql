@@ -1,6 +1,7 @@
 -- core.group_indicators: per company group (big5) and calendar quarter, the members' totals.
 -- A total is NULL unless every enabled member reported that quarter (capex_reported keeps the
--- partial sum with companies_reporting_capex); TTM needs four complete quarters in a row.
+-- partial sum with companies_reporting_capex). A TTM total is the sum of the members' TTMs
+-- at that calendar quarter, NULL unless every member has one.
 -- Recomputes the groups that have a member in this run's scope.
 delete from core.group_indicators g
 where g.group_name in (
@@ -42,7 +43,10 @@ per_quarter as (
          count(i.capex) as n_capex, sum(i.capex) as capex_sum,
          count(i.revenue) as n_revenue, sum(i.revenue) as revenue_sum,
          count(i.operating_cash_flow) as n_ocf, sum(i.operating_cash_flow) as ocf_sum,
-         count(i.rpo) as n_rpo, sum(i.rpo) as rpo_sum
+         count(i.rpo) as n_rpo, sum(i.rpo) as rpo_sum,
+         count(i.capex_ttm) as n_capex_ttm, sum(i.capex_ttm) as capex_ttm_sum,
+         count(i.revenue_ttm) as n_revenue_ttm, sum(i.revenue_ttm) as revenue_ttm_sum,
+         count(i.operating_cash_flow_ttm) as n_ocf_ttm, sum(i.operating_cash_flow_ttm) as ocf_ttm_sum
   from members m
   join core.company_indicators i on i.ticker = m.ticker
   group by m.group_name, i.calendar_year, i.calendar_quarter
@@ -61,11 +65,10 @@ complete as (
 
 rolling as (
   select c.*,
-         case when count(c.capex) over w = 4 then sum(c.capex) over w end as capex_ttm,
-         case when count(c.revenue) over w = 4 then sum(c.revenue) over w end as revenue_ttm,
-         case when count(c.operating_cash_flow) over w = 4 then sum(c.operating_cash_flow) over w end as operating_cash_flow_ttm
+         case when c.n_capex_ttm = c.expected then c.capex_ttm_sum end as capex_ttm,
+         case when c.n_revenue_ttm = c.expected then c.revenue_ttm_sum end as revenue_ttm,
+         case when c.n_ocf_ttm = c.expected then c.ocf_ttm_sum end as operating_cash_flow_ttm
   from complete c
-  window w as (partition by c.group_name order by c.quarter_index range between 3 preceding and current row)
 ),
 
 with_prior as (
