@@ -12,7 +12,17 @@
 export type RecordKind = 'cap' | 'issuer';
 
 /** The canonical fields a layout can fill. */
-export type CanonicalField = 'as_of' | 'ticker' | 'market_cap' | 'issuer_id' | 'name' | 'sector' | 'sub_industry' | 'float_factor';
+export type CanonicalField =
+  | 'as_of'
+  | 'ticker'
+  | 'market_cap'
+  | 'issuer_id'
+  | 'name'
+  | 'sector'
+  | 'sub_industry'
+  | 'float_factor'
+  | 'price_to_sales'
+  | 'revenue_ttm';
 
 export interface LayoutColumn {
   readonly field: CanonicalField;
@@ -38,11 +48,13 @@ const col = (field: CanonicalField, source: string, required: boolean): LayoutCo
 
 /**
  * canonical: the documented analyst layout, `as_of, ticker, market_cap` plus optional
- * `issuer_id, name, sector, float_factor`.
+ * `issuer_id, name, sector, float_factor, price_to_sales, revenue_ttm` (revenue_ttm in the
+ * unit of market_cap; where a row gives both, revenue_ttm is used).
  *
  * sp500-financials: github.com/datasets/s-and-p-500-companies-financials,
- * constituents-financials_<YYYY-MM-DD>.csv: Symbol, Name, Sector, …, Market Cap (Yahoo
- * Finance, whole-company cap on each share class). The date is the file name's. Sector is
+ * constituents-financials_<YYYY-MM-DD>.csv: Symbol, Name, Sector, …, Market Cap, …,
+ * Price/Sales (Yahoo Finance, whole-company cap on each share class; Price/Sales is market
+ * cap / trailing-twelve-month revenue, optional). The date is the file name's. Sector is
  * a GICS sector up to 2018 and a GICS sub-industry in 2024+ files; the SQL resolves both.
  *
  * sp500-constituents: github.com/datasets/s-and-p-500-companies, constituents.csv:
@@ -61,13 +73,21 @@ export const BUILT_IN_LAYOUTS = {
       col('name', 'name', false),
       col('sector', 'sector', false),
       col('float_factor', 'float_factor', false),
+      col('price_to_sales', 'price_to_sales', false),
+      col('revenue_ttm', 'revenue_ttm', false),
     ],
   },
   'sp500-financials': {
     name: 'sp500-financials',
     kind: 'cap',
     delimiter: ',',
-    columns: [col('ticker', 'Symbol', true), col('market_cap', 'Market Cap', true), col('name', 'Name', false), col('sector', 'Sector', false)],
+    columns: [
+      col('ticker', 'Symbol', true),
+      col('market_cap', 'Market Cap', true),
+      col('name', 'Name', false),
+      col('sector', 'Sector', false),
+      col('price_to_sales', 'Price/Sales', false),
+    ],
     asOfFromFileName: /_(\d{4}-\d{2}-\d{2})\.csv$/i,
   },
   'sp500-constituents': {

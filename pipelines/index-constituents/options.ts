@@ -97,6 +97,10 @@ const customCapsLayout = z
       name: columnName.optional(),
       sector: columnName.optional(),
       float_factor: columnName.optional(),
+      /** Price / trailing-twelve-month sales: the row's TTM revenue is its cap / this. */
+      price_to_sales: columnName.optional(),
+      /** Trailing-twelve-month revenue, in the unit of the caps; used over price_to_sales where a row gives both. */
+      revenue_ttm: columnName.optional(),
     }),
     /** A regular expression whose capture group (or group named as_of) takes the date from the file name. */
     as_of_from_filename: fileNameRegex.optional(),

@@ -10,12 +10,16 @@ import { syncIndexSettings } from './settings.js';
 /**
  * Index constituent market caps by date, and the concentration figures of the AI-bubble
  * debate: top-10 share of the S&P 500, HHI, effective number of constituents, the tech
- * sectors' share, and the top 10's part in the index's gains.
+ * sectors' share, and the top 10's part in the index's gains. Where the source gives a
+ * price-to-sales ratio or a trailing-twelve-month revenue per constituent, also the index
+ * price-to-sales: Σ cap / Σ TTM revenue over the issuers that have both (share classes
+ * counted once), with its coverage.
  *
  * Sources (a folder; each file's layout comes from the options, see options.ts):
- *   cap files      canonical `as_of, ticker, market_cap [, issuer_id, name, sector, float_factor]`,
- *                  the datasets/s-and-p-500-companies-financials snapshots (date in the file name),
- *                  or any layout described by a column mapping;
+ *   cap files      canonical `as_of, ticker, market_cap [, issuer_id, name, sector, float_factor,
+ *                  price_to_sales, revenue_ttm]`, the datasets/s-and-p-500-companies-financials
+ *                  snapshots (date in the file name; Price/Sales where present), or any layout
+ *                  described by a column mapping;
  *   issuer maps    ticker → CIK and GICS sector, e.g. datasets/s-and-p-500-companies constituents.csv,
  *                  which lets share classes of one company (GOOGL and GOOG) count once.
  *
@@ -41,18 +45,23 @@ const row = rowSchema({
   sector: optional(text({ max: 200 })),
   sub_industry: optional(text({ max: 200 })),
   float_factor: optional(decimal()),
+  price_to_sales: optional(decimal()),
+  revenue_ttm: optional(decimal()),
 });
 
 export const indexConstituents = definePipeline({
   name: 'index-constituents',
-  description: 'Index constituent market caps by date (CSV, configurable layout) → index concentration: top-10 share, HHI, effective N, tech share',
+  description: 'Index constituent market caps by date (CSV, configurable layout) → index concentration: top-10 share, HHI, effective N, tech share; and index price-to-sales',
   source: { pattern: '*.csv' },
   reader: indexConstituentsReader,
   row,
   naturalKey: ['index_code', 'as_of', 'ticker'],
   load: {
     table: 'raw.index_constituents',
-    columns: ['record_kind', 'index_code', 'as_of', 'ticker', 'issuer_id', 'name', 'sector', 'sub_industry', 'market_cap', 'market_cap_unit', 'float_factor'],
+    columns: [
+      'record_kind', 'index_code', 'as_of', 'ticker', 'issuer_id', 'name', 'sector', 'sub_industry', 'market_cap', 'market_cap_unit', 'float_factor',
+      'price_to_sales', 'revenue_ttm',
+    ],
     values: (r) => {
       if (r.record_kind === 'cap') {
         if (r.as_of === undefined) throw new RowRejection('as_of', null, 'missing; expected the date the caps refer to, YYYY-MM-DD');
@@ -61,6 +70,12 @@ export const indexConstituents = definePipeline({
         }
         if (r.float_factor !== undefined && !(Number(r.float_factor) > 0 && Number(r.float_factor) <= 1)) {
           throw new RowRejection('float_factor', r.float_factor, `got ${r.float_factor}, expected a float factor above 0 and at most 1`);
+        }
+        if (r.price_to_sales !== undefined && Number(r.price_to_sales) < 0) {
+          throw new RowRejection('price_to_sales', r.price_to_sales, `got ${r.price_to_sales}, expected a price-to-sales ratio of 0 or more (leave the cell empty when it is unknown)`);
+        }
+        if (r.revenue_ttm !== undefined && Number(r.revenue_ttm) < 0) {
+          throw new RowRejection('revenue_ttm', r.revenue_ttm, `got ${r.revenue_ttm}, expected a trailing-twelve-month revenue of 0 or more (leave the cell empty when it is unknown)`);
         }
       } else if (r.issuer_id === undefined) {
         throw new RowRejection('issuer_id', null, `missing; a ticker → issuer map needs an issuer id (CIK) for ${r.ticker}`);
@@ -77,6 +92,8 @@ export const indexConstituents = definePipeline({
         r.record_kind === 'cap' ? (r.market_cap ?? null) : null,
         r.record_kind === 'cap' ? (r.market_cap_unit ?? null) : null,
         r.record_kind === 'cap' ? (r.float_factor ?? null) : null,
+        r.record_kind === 'cap' ? (r.price_to_sales ?? null) : null,
+        r.record_kind === 'cap' ? (r.revenue_ttm ?? null) : null,
       ];
     },
   },
@@ -145,6 +162,24 @@ export const indexConstituents = definePipeline({
                  where a.index_code = c.index_code and a.as_of = c.as_of and b.share < a.share)`,
     },
     {
+      name: 'index_price_to_sales_in_range',
+      description: 'the index price-to-sales lies between its issuers\' lowest and highest price-to-sales (it is their cap-weighted harmonic mean), its coverage is within [0, 1], and it counts no more issuers than have a cap',
+      severity: 'error',
+      sql: `select c.index_code, c.as_of, c.price_to_sales, c.price_to_sales_issuers, c.price_to_sales_cap_coverage, r.lowest, r.highest
+            from core.index_concentration c
+            join core.index_refresh_scope s on s.index_code = c.index_code and s.as_of = c.as_of
+                                            and s.run_id = current_setting('bubblewatch.run_id')::bigint
+            left join lateral (
+              select min(i.price_to_sales) as lowest, max(i.price_to_sales) as highest
+              from core.index_issuers i
+              where i.index_code = c.index_code and i.as_of = c.as_of
+            ) r on true
+            where c.price_to_sales_cap_coverage not between 0 and 1
+               or c.price_to_sales_issuers > c.issuers_with_cap
+               or (c.price_to_sales is null) <> (c.price_to_sales_issuers = 0)
+               or c.price_to_sales < r.lowest * (1 - 1e-12) or c.price_to_sales > r.highest * (1 + 1e-12)`,
+    },
+    {
       name: 'index_caps_missing',
       description: 'constituents of the dates this run recomputed whose cap is empty or zero in the source (left out of every total; counted in analytics.index_concentration.rows_missing_cap)',
       severity: 'warn',
@@ -155,6 +190,18 @@ export const indexConstituents = definePipeline({
             join etl.source_files f on f.file_id = c.file_id
             where c.is_cap_missing
             order by c.index_code, c.as_of, c.ticker`,
+    },
+    {
+      name: 'index_sales_missing',
+      description: 'issuers with a cap but no TTM revenue (no price-to-sales above 0 and no revenue_ttm in the source) on dates this run recomputed whose other issuers have one: left out of the index price-to-sales, which analytics.index_concentration.price_to_sales_cap_coverage accounts for',
+      severity: 'warn',
+      sql: `select i.index_code, i.as_of, i.primary_ticker as ticker, i.issuer_name as name, i.market_cap, i.weight
+            from core.index_issuers i
+            join core.index_concentration c on c.index_code = i.index_code and c.as_of = i.as_of and c.price_to_sales_issuers > 0
+            join core.index_refresh_scope s on s.index_code = i.index_code and s.as_of = i.as_of
+                                            and s.run_id = current_setting('bubblewatch.run_id')::bigint
+            where i.market_cap is not null and i.revenue_ttm is null
+            order by i.index_code, i.as_of, i.cap_rank`,
     },
     {
       name: 'index_sector_unresolved',
@@ -210,7 +257,7 @@ export const indexConstituents = definePipeline({
   ],
   previews: [
     {
-      title: 'Index concentration by snapshot, newest first (analytics.index_concentration; shares in % of the index cap)',
+      title: 'Index concentration and price-to-sales by snapshot, newest first (analytics.index_concentration; shares in % of the index cap; p_s_cap_pct: share of the cap with a price-to-sales)',
       sql: `select index_code as index, as_of,
                    round(top10_share * 100, 2) as top10_pct,
                    round(effective_n, 1) as effective_n,
@@ -218,7 +265,9 @@ export const indexConstituents = definePipeline({
                    top10_tech_issuers as top10_in_tech,
                    issuers_with_cap as issuers,
                    rows_missing_cap as missing_caps,
-                   round(top10_contribution_to_change * 100, 1) as top10_pct_of_gain
+                   round(top10_contribution_to_change * 100, 1) as top10_pct_of_gain,
+                   round(price_to_sales, 2) as price_to_sales,
+                   round(price_to_sales_cap_coverage * 100, 1) as p_s_cap_pct
             from analytics.index_concentration
             order by index_code, as_of desc`,
     },

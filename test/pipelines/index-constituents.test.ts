@@ -58,6 +58,18 @@ const EXPECTED_2025_02_01 = {
   tech_sector_share: 0.6907125346222618,
 };
 
+// Price/Sales fixture (test/fixtures/index-constituents/price-to-sales), 2025-02-01, worked by hand
+// in exact decimals: the six issuers with a cap and a Price/Sales (Alphabet at GOOGL, Fox at FOX,
+// Apple, Microsoft, Nvidia, Walmart), their summed cap / their summed cap / Price/Sales.
+const PS = {
+  cap: 13_033_666_373_632,
+  agilent: 43_273_355_264, // a cap, no Price/Sales: not counted, so the coverage is below 1
+  revenue: 1_760_763_014_843.9105,
+  ratio: 7.4022831373405572, //    cap / revenue
+  coverage: 0.99669086528185343, // cap / (cap + agilent)
+};
+const PS_2024_10_25 = 7.4821352168543284; // the same seven issuers, Agilent included (its Price/Sales was 5.916965)
+
 const CORE_TABLES = ['index_constituents', 'index_issuers', 'index_concentration', 'index_top_n_shares', 'index_sector_shares', 'index_cap_changes'];
 
 async function snapshotCore(handle: DatabaseHandle): Promise<Record<string, unknown[]>> {
@@ -128,7 +140,25 @@ describeEachDatabase('index-constituents pipeline', (kind) => {
     const [missing] = await rows(db.handle, `select status, failing_rows from etl.check_results where run_id = $1 and check_name = 'index_caps_missing'`, [summary.runId]);
     expect(missing).toEqual({ status: 'failed', failing_rows: 12 + 2 + 0 + 2 + 3 + 16 + 34 });
     const [preview] = await rows(db.handle, pipeline.previews![0]!.sql);
-    expect(preview).toMatchObject({ index: 'SP500', as_of: '2026-08-22', top10_pct: 41.85, effective_n: 39.9, issuers: 466, missing_caps: 34 });
+    expect(preview).toMatchObject({ index: 'SP500', as_of: '2026-08-22', top10_pct: 41.85, effective_n: 39.9, issuers: 466, missing_caps: 34, price_to_sales: 3.66, p_s_cap_pct: 100 });
+    // Index price-to-sales from the snapshots' Price/Sales (Σ cap / Σ cap ÷ P/S over issuers with both):
+    // about 1.4 in 2013, 2.4 in 2018 (near the 1999–2000 peak), 3.2–3.7 from 2024.
+    const ps = await rows<{ as_of: string; price_to_sales: number; price_to_sales_issuers: number; issuers_with_cap: number; price_to_sales_cap_coverage: number }>(
+      db.handle,
+      'select as_of, price_to_sales, price_to_sales_issuers, issuers_with_cap, price_to_sales_cap_coverage from analytics.index_concentration order by as_of',
+    );
+    expect(ps.map((p) => [p.as_of, Math.round(p.price_to_sales * 1e4) / 1e4, p.price_to_sales_issuers, p.issuers_with_cap])).toEqual([
+      ['2013-02-10', 1.411, 488, 488],
+      ['2016-07-10', 1.8527, 497, 498], // BRK-B: a cap of 0.236 $bn and a Price/Sales of 0.00
+      ['2018-02-08', 2.3911, 500, 500],
+      ['2024-10-25', 3.1719, 498, 498],
+      ['2025-02-01', 3.249, 496, 497], //   Agilent: no Price/Sales
+      ['2026-06-30', 3.5832, 484, 484],
+      ['2026-08-22', 3.6577, 466, 466],
+    ]);
+    expect(ps[4]!.price_to_sales_cap_coverage).toBeCloseTo(0.999189622304373, 12); // Agilent's 43.3 $bn of 53 399 $bn
+    const [salesMissing] = await rows(db.handle, `select status, failing_rows from etl.check_results where run_id = $1 and check_name = 'index_sales_missing'`, [summary.runId]);
+    expect(salesMissing).toEqual({ status: 'failed', failing_rows: 2 });
     const failedErrors = summary.checks.filter((c) => !c.passed && c.check.severity === 'error');
     expect(failedErrors).toEqual([]);
   });
@@ -477,6 +507,182 @@ describeEachDatabase('index-constituents pipeline', (kind) => {
     expect(at('top10_contribution_since_base')!.value).toBeCloseTo(0.9838637456808217, 12);
     expect(at('top10_contribution_to_change', '2024-10-25')).toBeUndefined();
     expect(values.filter((v) => v.indicator === 'top10_share')).toHaveLength(2);
+  });
+
+  it('computes the index price-to-sales from Price/Sales: GOOGL and GOOG once, a constituent without one left out, with its coverage', async () => {
+    const db = await useDatabase(kind);
+    const inbox = makeInbox();
+    fixture(inbox, 'price-to-sales/constituents-financials_2025-02-01.csv', 'constituents-financials_2025-02-01.csv');
+    fixture(inbox, 'price-to-sales/constituents.csv', 'constituents.csv');
+    const summary = await runOnce(db.handle, pipeline, config(inbox, SNAPSHOT_OPTIONS));
+    expect(summary.error).toBeUndefined();
+    expect(summary.counts).toMatchObject({ rowsRead: 20, rowsLoaded: 20, rowsRejected: 0 });
+
+    // Each counted class's implied TTM revenue, cap / Price/Sales, worked by hand (they are the
+    // companies' reported figures: Apple's FY2024 revenue is 391 035 $M, Microsoft's to
+    // 2024-09-30 254 190 $M). Alphabet counts once at GOOGL (its larger class), Fox once at FOX;
+    // Agilent has a cap but no Price/Sales, Berkshire neither.
+    const revenue = {
+      GOOGL: 2507303813120 / 7.377482, // 339 859 021 428
+      AAPL: 3572851277824 / 9.1369095, // 391 034 985 935
+      FOX: 22786205696 / 1.5893286, //     14 337 000 980
+      MSFT: 3085547601920 / 12.138745, // 254 190 000 854
+      NVDA: 3052683657216 / 31.697422, //  96 307 001 157
+      WMT: 792493817856 / 1.1916573, //   665 035 004 490
+    };
+    expect(Object.values(revenue).reduce((a, b) => a + b, 0)).toBeCloseTo(PS.revenue, 0);
+    const c = await concentration(db.handle, '2025-02-01');
+    expect(c).toMatchObject({ issuers: 8, issuers_with_cap: 7, price_to_sales_issuers: 6, price_to_sales_market_cap: PS.cap, total_market_cap: PS.cap + PS.agilent });
+    expect(c.price_to_sales).toBeCloseTo(PS.ratio, 12); //                 13 033 666 373 632 / 1 760 763 014 843.9 = 7.4023
+    expect(c.price_to_sales_cap_coverage).toBeCloseTo(PS.coverage, 12); // 13 033 666 373 632 / 13 076 939 728 896 = 99.67 %
+    expect(c.revenue_ttm).toBeCloseTo(PS.revenue, 1);
+
+    const issuers = await rows<{ issuer_id: string; primary_ticker: string; market_cap: number | null; revenue_ttm: number | null; price_to_sales: number | null }>(
+      db.handle,
+      `select issuer_id, primary_ticker, market_cap, revenue_ttm, price_to_sales from analytics.index_issuers order by cap_rank nulls last`,
+    );
+    expect(issuers.map((i) => [i.primary_ticker, i.revenue_ttm === null])).toEqual([
+      ['AAPL', false], ['MSFT', false], ['NVDA', false], ['GOOGL', false], ['WMT', false], ['A', true], ['FOX', false], ['BRK.B', true],
+    ]);
+    const alphabet = issuers.find((i) => i.issuer_id === '1652044')!;
+    expect(alphabet.revenue_ttm).toBeCloseTo(revenue.GOOGL, 1);
+    expect(alphabet.price_to_sales).toBeCloseTo(7.377482, 12);
+    expect(issuers.find((i) => i.issuer_id === '1754301')!.price_to_sales).toBeCloseTo(1.5893286, 12);
+    const classes = await rows(
+      db.handle,
+      `select ticker, is_counted, price_to_sales, revenue_source, round(revenue_ttm_usd) as revenue from analytics.index_constituents
+       where ticker in ('GOOGL', 'GOOG', 'A', 'BRK.B') order by ticker`,
+    );
+    expect(classes).toEqual([
+      { ticker: 'A', is_counted: true, price_to_sales: null, revenue_source: null, revenue: null },
+      { ticker: 'BRK.B', is_counted: false, price_to_sales: null, revenue_source: null, revenue: null },
+      { ticker: 'GOOG', is_counted: false, price_to_sales: 7.3700066, revenue_source: 'price_to_sales', revenue: 339859005482 }, // not counted
+      { ticker: 'GOOGL', is_counted: true, price_to_sales: 7.377482, revenue_source: 'price_to_sales', revenue: 339859021428 },
+    ]);
+    const checks = await rows(db.handle, `select check_name, status, failing_rows, sample from etl.check_results where run_id = $1 and check_name in ('index_price_to_sales_in_range', 'index_sales_missing') order by 1`, [summary.runId]);
+    expect(checks).toEqual([
+      { check_name: 'index_price_to_sales_in_range', status: 'passed', failing_rows: 0, sample: [] },
+      {
+        check_name: 'index_sales_missing', status: 'failed', failing_rows: 1,
+        sample: [{ index_code: 'SP500', as_of: '2025-02-01', ticker: 'A', name: 'Agilent Technologies', market_cap: PS.agilent, weight: expect.closeTo(PS.agilent / (PS.cap + PS.agilent), 12) as unknown }],
+      },
+    ]);
+  });
+
+  it('takes price-to-sales or TTM revenue from the canonical layout (a revenue wins) and sums class revenues under per_class', async () => {
+    const db = await useDatabase(kind);
+    const inbox = makeInbox();
+    fixture(inbox, 'price-to-sales/caps_canonical.csv', 'caps.csv');
+    const summary = await runOnce(db.handle, pipeline, config(inbox));
+    expect(summary.error).toBeUndefined();
+    expect(summary.counts).toMatchObject({ rowsRead: 10, rowsLoaded: 10, rowsRejected: 0 });
+    // Microsoft's row also gives its revenue for the twelve months to 2024-12-31, from its 10-K and 10-Qs:
+    // 61 858 + 64 727 + 65 585 + 69 632 = 261 802 $M. It replaces cap / P/S (254 190 $M).
+    const [msft] = await rows(db.handle, `select revenue_ttm_reported, revenue_ttm_usd, revenue_source from analytics.index_constituents where ticker = 'MSFT'`);
+    expect(msft).toEqual({ revenue_ttm_reported: 261802000000, revenue_ttm_usd: 261802000000, revenue_source: 'reported' });
+    const whole = await concentration(db.handle, '2025-02-01');
+    expect(whole).toMatchObject({ price_to_sales_issuers: 6, price_to_sales_market_cap: PS.cap });
+    expect(whole.revenue_ttm).toBeCloseTo(1768375013989.6212, 1); // PS.revenue − 254 190 000 854.29 + 261 802 000 000
+    expect(whole.price_to_sales).toBeCloseTo(7.3704198886110794, 12);
+
+    // per_class: each class's cap and revenue are summed (here double counting Alphabet and Fox,
+    // whose classes each carry the whole company's figures, as it does for their caps).
+    await runOnce(db.handle, pipeline, config(inbox, { share_class_caps: 'per_class' }));
+    const perClass = await concentration(db.handle, '2025-02-01');
+    expect(perClass).toMatchObject({ share_class_caps: 'per_class', price_to_sales_issuers: 6, price_to_sales_market_cap: 15561178996736 });
+    expect(perClass.price_to_sales).toBeCloseTo(7.3312877869122680, 12);
+    expect(perClass.price_to_sales_cap_coverage).toBeCloseTo(0.99722685844476601, 12);
+    const [alphabet] = await rows<{ revenue_ttm: number }>(db.handle, `select revenue_ttm from analytics.index_issuers where issuer_id = '1652044'`);
+    expect(alphabet!.revenue_ttm).toBeCloseTo(2507303813120 / 7.377482 + 2504763113472 / 7.3700066, 1);
+  });
+
+  it('reads price-to-sales and TTM revenue through a custom column mapping, revenue in the unit of the caps', async () => {
+    const db = await useDatabase(kind);
+    const inbox = makeInbox();
+    writeFile(
+      inbox,
+      'mega_caps_20250201.csv',
+      'Ticker;Mkt Cap ($bn);P/S;Sales TTM ($bn);CIK\n' +
+        'AAPL;3572.851277824;9.1369095;;320193\nMSFT;3085.54760192;;261.802;789019\nGOOGL;2507.30381312;7.377482;;1652044\nGOOG;2504.763113472;7.3700066;;1652044\n',
+    );
+    const options = {
+      layout: { columns: { ticker: 'Ticker', market_cap: 'Mkt Cap ($bn)', issuer_id: 'CIK', price_to_sales: 'P/S', revenue_ttm: 'Sales TTM ($bn)' }, as_of_from_filename: '_(\\d{8})\\.csv$', delimiter: ';' },
+      market_cap_unit: 'billions',
+    };
+    const summary = await runOnce(db.handle, pipeline, config(inbox, options));
+    expect(summary.error).toBeUndefined();
+    const c = await concentration(db.handle, '2025-02-01');
+    const revenue = 3572851277824 / 9.1369095 + 261802000000 + 2507303813120 / 7.377482;
+    expect(c).toMatchObject({ issuers: 3, price_to_sales_issuers: 3, price_to_sales_cap_coverage: 1 });
+    expect(c.revenue_ttm).toBeCloseTo(revenue, 1);
+    expect(c.price_to_sales).toBeCloseTo((3572851277824 + 3085547601920 + 2507303813120) / revenue, 12); // 9.2331
+    const [msft] = await rows(db.handle, `select revenue_ttm_reported, revenue_ttm_usd, revenue_source from analytics.index_constituents where ticker = 'MSFT'`);
+    expect(msft).toEqual({ revenue_ttm_reported: 261.802, revenue_ttm_usd: 261802000000, revenue_source: 'reported' });
+  });
+
+  it('rejects a negative price-to-sales or revenue, and counts a zero as unknown', async () => {
+    const db = await useDatabase(kind);
+    const inbox = makeInbox();
+    writeFile(
+      inbox,
+      'caps.csv',
+      'as_of,ticker,market_cap,price_to_sales,revenue_ttm\n' +
+        '2025-02-01,AAPL,3572851277824,9.1369095,\n2025-02-01,MSFT,3085547601920,-12.1,\n2025-02-01,NVDA,3052683657216,,-1\n2025-02-01,WMT,792493817856,0,0\n',
+    );
+    const summary = await runOnce(db.handle, pipeline, config(inbox));
+    expect(summary.counts).toMatchObject({ rowsRead: 4, rowsLoaded: 2, rowsRejected: 2 });
+    expect(await rows(db.handle, 'select line_no, column_name, value, reason from etl.rejects order by line_no')).toEqual([
+      { line_no: 3, column_name: 'price_to_sales', value: '-12.1', reason: `column 'price_to_sales': got -12.1, expected a price-to-sales ratio of 0 or more (leave the cell empty when it is unknown)` },
+      { line_no: 4, column_name: 'revenue_ttm', value: '-1', reason: `column 'revenue_ttm': got -1, expected a trailing-twelve-month revenue of 0 or more (leave the cell empty when it is unknown)` },
+    ]);
+    const c = await concentration(db.handle, '2025-02-01');
+    expect(c).toMatchObject({ issuers_with_cap: 2, price_to_sales_issuers: 1, price_to_sales_market_cap: 3572851277824 });
+    expect(c.price_to_sales).toBeCloseTo(9.1369095, 12);
+    expect(c.price_to_sales_cap_coverage).toBeCloseTo(3572851277824 / (3572851277824 + 792493817856), 12);
+  });
+
+  it('puts the index price-to-sales and its coverage in analytics.indicator_values and on the dashboard', async () => {
+    const db = await useDatabase(kind);
+    const inbox = makeInbox();
+    fixture(inbox, 'price-to-sales/constituents-financials_2024-10-25.csv', 'constituents-financials_2024-10-25.csv');
+    fixture(inbox, 'price-to-sales/constituents-financials_2025-02-01.csv', 'constituents-financials_2025-02-01.csv');
+    fixture(inbox, 'price-to-sales/constituents.csv', 'constituents.csv');
+    expect((await runOnce(db.handle, pipeline, config(inbox, SNAPSHOT_OPTIONS))).status).toBe('succeeded');
+    const values = await rows<{ indicator: string; subject: string; period_end: string; value: number; unit: string; family: string; frequency: string }>(
+      db.handle,
+      `select * from analytics.indicator_values where indicator like 'price_to_sales%' order by indicator, period_end`,
+    );
+    expect(values.map((v) => [v.indicator, v.period_end, v.unit, v.family, v.frequency, v.subject])).toEqual([
+      ['price_to_sales', '2024-10-25', 'multiple', 'index_concentration', 'irregular', 'SP500'],
+      ['price_to_sales', '2025-02-01', 'multiple', 'index_concentration', 'irregular', 'SP500'],
+      ['price_to_sales_cap_coverage', '2024-10-25', 'ratio', 'index_concentration', 'irregular', 'SP500'],
+      ['price_to_sales_cap_coverage', '2025-02-01', 'ratio', 'index_concentration', 'irregular', 'SP500'],
+      ['price_to_sales_issuers', '2024-10-25', 'count', 'index_concentration', 'irregular', 'SP500'],
+      ['price_to_sales_issuers', '2025-02-01', 'count', 'index_concentration', 'irregular', 'SP500'],
+    ]);
+    // 2024-10-25: all seven issuers with a cap have a Price/Sales (Agilent 5.916965 then).
+    expect(values.map((v) => v.value)).toEqual([
+      expect.closeTo(PS_2024_10_25, 12), expect.closeTo(PS.ratio, 12), 1, expect.closeTo(PS.coverage, 12), 7, 6,
+    ]);
+
+    const [row] = await rows(db.handle, `select * from analytics.bubble_dashboard where indicator = 'price_to_sales'`);
+    expect(row).toMatchObject({
+      family: 'index_concentration', subject: 'SP500', unit: 'multiple', frequency: 'irregular',
+      latest_period: '2025-02-01', previous_period: '2024-10-25', history_points: 2, history_start: '2024-10-25',
+      percentile: null, z_score: null, long_run_mean: null,
+    });
+    expect(row!.latest_value).toBeCloseTo(PS.ratio, 12);
+    expect(row!.previous_value).toBeCloseTo(PS_2024_10_25, 12);
+    expect(row!.change).toBeCloseTo(PS.ratio - PS_2024_10_25, 12);
+    expect(row!.change_pct).toBeCloseTo(PS.ratio / PS_2024_10_25 - 1, 12);
+    // Snapshots without sales figures add no price-to-sales rows.
+    const inbox2 = makeInbox();
+    fixture(inbox2, 'caps_canonical.csv');
+    await runOnce(db.handle, pipeline, config(inbox2, { index: 'NOSALES' }));
+    expect(await rows(db.handle, `select count(*)::int as n from analytics.indicator_values where subject = 'NOSALES' and indicator like 'price_to_sales%'`)).toEqual([{ n: 0 }]);
+    expect(await rows(db.handle, `select price_to_sales, price_to_sales_issuers, price_to_sales_cap_coverage from analytics.index_concentration where index_code = 'NOSALES' and as_of = '2025-02-01'`)).toEqual([
+      { price_to_sales: null, price_to_sales_issuers: 0, price_to_sales_cap_coverage: 0 },
+    ]);
   });
 
   it('documents every analytics view and column it adds with COMMENT ON', async () => {

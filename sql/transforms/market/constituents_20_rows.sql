@@ -12,6 +12,8 @@
 -- GICS sector of the file's label: options.sector_map, else the label if it is a GICS sector,
 -- else the sector of that sub-industry in the issuer map (2024+ snapshots put sub-industries
 -- in their Sector column), else the ticker's sector in the issuer map.
+-- TTM revenue in USD: the row's revenue_ttm × the cap unit where positive, else its cap in
+-- USD / its price-to-sales where both are positive (a P/S of 0 is unknown, like a cap of 0).
 delete from core.index_constituents c
 using core.index_refresh_scope s
 where s.run_id = current_setting('bubblewatch.run_id')::bigint
@@ -20,7 +22,7 @@ where s.run_id = current_setting('bubblewatch.run_id')::bigint
 insert into core.index_constituents
   (index_code, as_of, ticker, ticker_key, issuer_id, issuer_source, name, source_sector, gics_sector, sector_source,
    market_cap_reported, market_cap_unit, market_cap_unit_source, market_cap_usd, float_factor, is_cap_missing,
-   file_id, line_no, run_id)
+   file_id, line_no, run_id, price_to_sales, revenue_ttm_reported, revenue_ttm_usd, revenue_source)
 with scope as (
   select index_code, as_of
   from core.index_refresh_scope
@@ -133,7 +135,17 @@ final as (
          market_cap as market_cap_reported, unit as market_cap_unit, unit_source as market_cap_unit_source,
          case when is_missing then null else market_cap * unit end as market_cap_usd,
          float_factor, is_missing as is_cap_missing,
-         file_id, line_no, run_id
+         file_id, line_no, run_id,
+         price_to_sales,
+         revenue_ttm as revenue_ttm_reported,
+         case
+           when revenue_ttm > 0 then revenue_ttm * unit
+           when not is_missing and price_to_sales > 0 then market_cap * unit / price_to_sales
+         end as revenue_ttm_usd,
+         case
+           when revenue_ttm > 0 then 'reported'
+           when not is_missing and price_to_sales > 0 then 'price_to_sales'
+         end as revenue_source
   from resolved
 )
 

@@ -5,6 +5,11 @@
 --   per_class      each class carries its own cap: the class caps are summed.
 -- A class's cap counts × its float factor where the source gives one. An issuer whose
 -- classes all lack a cap has no cap, weight or rank.
+-- TTM revenue (for price-to-sales) follows the same rule, × the float factor too:
+--   whole_company  each class carries the whole company's figures: the revenue of the
+--                  largest class that has one counts;
+--   per_class      the revenues of the classes with a cap are summed, and the issuer has
+--                  none unless each of them has one (a part would overstate its P/S).
 -- Fresh statistics for the rows just rebuilt (see constituents_10_scope.sql).
 analyze core.index_constituents;
 
@@ -15,7 +20,7 @@ where s.run_id = current_setting('bubblewatch.run_id')::bigint
 
 insert into core.index_issuers
   (index_code, as_of, issuer_id, issuer_source, issuer_name, primary_ticker, tickers, share_classes, classes_with_cap,
-   gics_sector, cap_rule, market_cap, weight, cap_rank)
+   gics_sector, cap_rule, market_cap, weight, cap_rank, revenue_ttm, price_to_sales)
 with settings as (
   select share_class_caps from core.index_settings
   union all
@@ -31,6 +36,7 @@ scope as (
 classes as (
   select c.*,
          c.market_cap_usd * coalesce(c.float_factor, 1) as counted_cap,
+         c.revenue_ttm_usd * coalesce(c.float_factor, 1) as counted_revenue,
          row_number() over (
            partition by c.index_code, c.as_of, c.issuer_id
            order by c.market_cap_usd * coalesce(c.float_factor, 1) desc nulls last, c.ticker_key
@@ -53,7 +59,13 @@ issuers as (
            when st.share_class_caps = 'per_class' then 'per_class_sum'
            else 'whole_company_max'
          end as cap_rule,
-         case when st.share_class_caps = 'per_class' then sum(c.counted_cap) else max(c.counted_cap) end as market_cap
+         case when st.share_class_caps = 'per_class' then sum(c.counted_cap) else max(c.counted_cap) end as market_cap,
+         case
+           when st.share_class_caps <> 'per_class'
+             then (array_agg(c.counted_revenue order by c.class_order) filter (where c.counted_revenue is not null))[1]
+           when count(c.counted_cap) > 0 and count(*) filter (where c.counted_cap is not null and c.counted_revenue is null) = 0
+             then sum(c.counted_revenue) filter (where c.counted_cap is not null)
+         end as revenue_ttm
   from classes c
   cross join settings st
   group by c.index_code, c.as_of, c.issuer_id, st.share_class_caps
@@ -64,11 +76,12 @@ final as (
          case when sum(i.market_cap) over d > 0 then i.market_cap / sum(i.market_cap) over d end as weight,
          case when i.market_cap is not null
               then row_number() over (partition by i.index_code, i.as_of order by i.market_cap desc nulls last, i.issuer_id)
-         end as cap_rank
+         end as cap_rank,
+         case when i.market_cap > 0 and i.revenue_ttm > 0 then i.market_cap / i.revenue_ttm end as price_to_sales
   from issuers i
   window d as (partition by i.index_code, i.as_of)
 )
 
 select index_code, as_of, issuer_id, issuer_source, issuer_name, primary_ticker, tickers, share_classes, classes_with_cap,
-       gics_sector, cap_rule, market_cap, weight, cap_rank
+       gics_sector, cap_rule, market_cap, weight, cap_rank, revenue_ttm, price_to_sales
 from final;

@@ -1,6 +1,8 @@
 -- core.index_concentration: one row per index and date in this run's scope (partition
 -- replace; the history columns are filled by constituents_70_history.sql).
 -- Every share is over issuers with a known cap; rows with a missing cap are counted and listed.
+-- Price-to-sales: Σ cap / Σ TTM revenue over the issuers with both, and their count and
+-- share of the total cap (the coverage).
 -- Fresh statistics for the issuers just rebuilt, which this and the later transforms read.
 analyze core.index_issuers;
 
@@ -12,7 +14,8 @@ where s.run_id = current_setting('bubblewatch.run_id')::bigint
 insert into core.index_concentration
   (index_code, as_of, share_class_caps, constituent_rows, rows_missing_cap, missing_cap_tickers, issuers, issuers_with_cap,
    multi_class_issuers, source_files, total_market_cap, top10_market_cap, top10_share, hhi, effective_n, largest_weight,
-   it_sector_share, communication_services_share, tech_sector_share, top10_tech_issuers, top10_tickers, top10_names)
+   it_sector_share, communication_services_share, tech_sector_share, top10_tech_issuers, top10_tickers, top10_names,
+   price_to_sales, price_to_sales_issuers, price_to_sales_cap_coverage, price_to_sales_market_cap, revenue_ttm)
 with settings as (
   select share_class_caps, tech_sectors from core.index_settings
   union all
@@ -51,7 +54,10 @@ issuer_figures as (
          coalesce(sum(i.weight) filter (where i.gics_sector = any (st.tech_sectors)), 0) as tech_sector_share,
          (count(*) filter (where i.cap_rank <= 10 and i.gics_sector = any (st.tech_sectors)))::integer as top10_tech_issuers,
          coalesce(array_agg(i.primary_ticker order by i.cap_rank) filter (where i.cap_rank <= 10), '{}') as top10_tickers,
-         coalesce(array_agg(coalesce(i.issuer_name, i.primary_ticker) order by i.cap_rank) filter (where i.cap_rank <= 10), '{}') as top10_names
+         coalesce(array_agg(coalesce(i.issuer_name, i.primary_ticker) order by i.cap_rank) filter (where i.cap_rank <= 10), '{}') as top10_names,
+         (count(*) filter (where i.market_cap is not null and i.revenue_ttm is not null))::integer as price_to_sales_issuers,
+         sum(i.market_cap) filter (where i.revenue_ttm is not null) as price_to_sales_market_cap,
+         sum(i.revenue_ttm) filter (where i.market_cap is not null) as revenue_ttm
   from core.index_issuers i
   join scope s on s.index_code = i.index_code and s.as_of = i.as_of
   cross join settings st
@@ -71,7 +77,12 @@ final as (
          case when f.total_market_cap > 0 then f.communication_services_share end as communication_services_share,
          case when f.total_market_cap > 0 then f.tech_sector_share end as tech_sector_share,
          case when f.total_market_cap > 0 then f.top10_tech_issuers end as top10_tech_issuers,
-         f.top10_tickers, f.top10_names
+         f.top10_tickers, f.top10_names,
+         case when f.revenue_ttm > 0 then f.price_to_sales_market_cap / f.revenue_ttm end as price_to_sales,
+         f.price_to_sales_issuers,
+         case when f.total_market_cap > 0 then coalesce(f.price_to_sales_market_cap, 0) / f.total_market_cap end as price_to_sales_cap_coverage,
+         f.price_to_sales_market_cap,
+         f.revenue_ttm
   from row_counts r
   join issuer_figures f on f.index_code = r.index_code and f.as_of = r.as_of
   cross join settings st
