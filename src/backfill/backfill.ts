@@ -6,7 +6,7 @@ import { discoverFiles, type DiscoveredFile, type Fetcher } from '../engine/disc
 import { PARTITION_PLACEHOLDER, partitionRange } from '../engine/partitions.js';
 import type { AnyPipeline, PipelineRuntime } from '../engine/pipeline.js';
 import type { BackoffPolicy } from '../engine/retry.js';
-import type { RunSummary } from '../engine/run-pipeline.js';
+import type { RunContext, RunSummary } from '../engine/run-pipeline.js';
 import { runWithRetries } from '../engine/run-with-retries.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -41,7 +41,7 @@ export interface BackfillPlan {
   readonly partitions: readonly PlannedPartition[];
 }
 
-export interface BackfillContext {
+export interface BackfillContext extends RunContext {
   readonly handle: DatabaseHandle;
   readonly logger: Logger;
   readonly shared: Readonly<Record<string, unknown>>;

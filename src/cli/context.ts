@@ -7,6 +7,10 @@ import { REGISTRY } from '../../pipelines/registry.js';
 import type { Fetcher } from '../engine/discover.js';
 import type { AnyPipeline } from '../engine/pipeline.js';
 import { createFetcher } from '../http/fetcher.js';
+import { evaluateAlerts, type AlertEnvironment } from '../alerts/engine.js';
+import { webhookNotifier } from '../alerts/notify.js';
+import { stalenessRatios } from '../engine/freshness.js';
+import type { RunContext } from '../engine/run-pipeline.js';
 
 /** What every command needs: validated config, a logger, the pipeline registry, and a way to open the database. */
 export interface CliContext {
@@ -24,6 +28,34 @@ export function createContext(options: GlobalOptions, out: NodeJS.WritableStream
   const config = loadConfig({ file: options.config, registry: REGISTRY });
   const logger = createLogger({ level: config.log.level, format: config.log.format });
   return { config, logger, registry: REGISTRY.pipelines, out };
+}
+
+/** What alert evaluation needs: rules, a webhook if its URL is in the environment, and source staleness. */
+export function alertEnvironment(ctx: CliContext, handle: DatabaseHandle): AlertEnvironment {
+  const webhook = ctx.config.alerts.webhook;
+  const url = process.env[webhook.url_env];
+  return {
+    handle,
+    logger: ctx.logger,
+    config: ctx.config.alerts,
+    notifier: url ? webhookNotifier({ url, maxAttempts: webhook.max_attempts, timeoutMs: webhook.timeout_ms, logger: ctx.logger }) : undefined,
+    staleness: () => stalenessRatios(handle, ctx.registry.filter((p) => ctx.config.pipelines.get(p.name)?.enabled)),
+  };
+}
+
+/** The context pipelines run in from the CLI: shared config, the HTTP fetcher, alert evaluation after each run. */
+export function runContext(ctx: CliContext, handle: DatabaseHandle): RunContext {
+  const alerts = alertEnvironment(ctx, handle);
+  return {
+    handle,
+    logger: ctx.logger,
+    shared: { ...ctx.config.shared, archives: ctx.config.archives },
+    fetch: httpFetcher(ctx),
+    afterSuccess: async (summary, options) => {
+      if (ctx.config.alerts.rules.length === 0) return;
+      await evaluateAlerts(alerts, { runId: summary.runId, isBackfill: options.trigger === 'backfill' });
+    },
+  };
 }
 
 /** Downloads URL sources with the configured User-Agent, rate limit, cache, retries and size cap. */

@@ -9,6 +9,7 @@ import { startCommand } from './commands/start.js';
 import { dashboardCommand } from './commands/dashboard.js';
 import { backfillCommand, type BackfillOptions } from './commands/backfill.js';
 import { statusCommand } from './commands/status.js';
+import { alertsCommand, rulesCheckCommand, rulesTestCommand } from './commands/alerts.js';
 import { createContext, type GlobalOptions } from './context.js';
 
 /**
@@ -117,6 +118,36 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     .action(async (options: { json?: boolean }) => {
       setExit(await statusCommand(createContext(globals()), options));
     });
+
+  program
+    .command('alerts')
+    .description('open alerts; --all for every transition in history')
+    .option('--all', 'every transition (fired, resolved, pending, cleared), not only open alerts')
+    .option('--since <date>', 'transitions from this period on (implies --all)')
+    .option('--json', 'print JSON instead of a table')
+    .action(async (options: { all?: boolean; since?: string; json?: boolean }) => {
+      setExit(await alertsCommand(createContext(globals()), options));
+    });
+
+  const rules = program.command('rules').description('check and test alert rules');
+  rules
+    .command('check')
+    .description('validate the alert rules in the config and list them')
+    .option('--json', 'print JSON instead of a table')
+    .action((options: { json?: boolean }) => {
+      setExit(rulesCheckCommand(createContext(globals()), options));
+    });
+  rules
+    .command('test')
+    .description('replay rules over history and show when each would have fired and resolved; writes nothing')
+    .option('-r, --rule <id>', 'only this rule (even if disabled)')
+    .option('--from <date>', 'show transitions from this period on')
+    .option('--to <date>', 'replay history up to this period only')
+    .option('--json', 'print JSON instead of text')
+    .action(async (options: { rule?: string; from?: string; to?: string; json?: boolean }) => {
+      setExit(await rulesTestCommand(createContext(globals()), options));
+    });
+  for (const sub of rules.commands) sub.exitOverride().configureOutput({ outputError: (text, write) => write(text) });
 
   program
     .command('pipelines')

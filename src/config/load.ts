@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import type { AnyPipeline } from '../engine/pipeline.js';
+import type { AlertsConfig } from '../alerts/rules.js';
 import type { LogFormat } from '../log/logger.js';
 import { DEFAULT_CONFIG_FILE } from '../paths.js';
 import { configFileSchema, formatIssues, scheduleSchema, type ArchiveSettings, type HttpSettings, type ScheduleConfig, type SchedulerSettings } from './schema.js';
@@ -39,6 +40,7 @@ export interface AppConfig {
   readonly http: HttpSettings;
   readonly archives: ArchiveSettings;
   readonly scheduler: SchedulerSettings;
+  readonly alerts: AlertsConfig;
   /** Sections the pipelines share (e.g. companies), validated by the schemas the registry gives. */
   readonly shared: Readonly<Record<string, unknown>>;
   readonly pipelines: ReadonlyMap<string, ResolvedPipelineConfig>;
@@ -176,6 +178,7 @@ export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv
     http: { ...config.http, cache_dir: fromConfig(config.http.cache_dir) },
     archives: config.archives,
     scheduler: config.scheduler,
+    alerts: config.alerts,
     shared,
     pipelines,
   };

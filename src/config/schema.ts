@@ -1,5 +1,6 @@
 import { validateDetailed } from 'node-cron';
 import { z } from 'zod';
+import { alertsSchema } from '../alerts/rules.js';
 
 /**
  * The config file, as written by people. Parsed here, then normalised in load.ts
@@ -117,6 +118,7 @@ export const configFileSchema = z.strictObject({
     })
     .default({ level: 'info', format: 'auto' }),
   scheduler: schedulerSchema.default(schedulerSchema.parse({})),
+  alerts: alertsSchema.default(alertsSchema.parse({})),
   http: httpSchema.default(httpSchema.parse({})),
   archives: archivesSchema.default(archivesSchema.parse({})),
   pipelines: z.record(z.string(), pipelineConfigSchema).default({}),

@@ -64,6 +64,8 @@ export interface RunContext {
   readonly shared?: Readonly<Record<string, unknown>>;
   /** Fetches URL sources; absent when no source is a URL. */
   readonly fetch?: Fetcher;
+  /** Called after a run succeeds (alert evaluation); its failure is logged, not the run's. */
+  readonly afterSuccess?: (summary: RunSummary, options: RunOptions) => Promise<void>;
 }
 
 /** Any 32-bit constant; with the pipeline's hash it names the pipeline's advisory lock. */
@@ -144,6 +146,9 @@ export async function runPipeline(
     );
     const summary: RunSummary = { runId, pipeline: pipeline.name, status: 'succeeded', transient: false, counts, files, checks, durationMs: Math.round(performance.now() - started) };
     logOutcome(log, summary);
+    if (ctx.afterSuccess) {
+      await ctx.afterSuccess(summary, options).catch((e: unknown) => log.error({ err: e }, `after run ${runId}: ${errorMessage(e)}`));
+    }
     return summary;
   } catch (error) {
     clearInterval(timer);

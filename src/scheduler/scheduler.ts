@@ -7,7 +7,7 @@ import type { DatabaseHandle } from '../db/connect.js';
 import type { Fetcher } from '../engine/discover.js';
 import type { AnyPipeline } from '../engine/pipeline.js';
 import { recordSkippedRun, recoverStaleRuns, runningRun } from '../engine/run-ledger.js';
-import type { RunSummary } from '../engine/run-pipeline.js';
+import type { RunContext, RunSummary } from '../engine/run-pipeline.js';
 import { runWithRetries } from '../engine/run-with-retries.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -31,6 +31,8 @@ export interface SchedulerDeps {
   readonly settings: SchedulerSettings;
   /** Called after every run the scheduler makes. */
   readonly onRun?: (summary: RunSummary) => void;
+  /** Called after each successful run (alert evaluation). */
+  readonly afterSuccess?: RunContext['afterSuccess'];
 }
 
 export function schedulerIdentity(): string {
@@ -182,7 +184,13 @@ export class Scheduler {
   private async track(pipeline: AnyPipeline, config: ResolvedPipelineConfig, trigger: 'schedule' | 'catch-up' | 'manual', tick: Date | undefined): Promise<RunSummary> {
     const { handle, logger } = this.deps;
     const work = runWithRetries(
-      { handle, logger, shared: this.deps.shared, ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}) },
+      {
+        handle,
+        logger,
+        shared: this.deps.shared,
+        ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}),
+        ...(this.deps.afterSuccess ? { afterSuccess: this.deps.afterSuccess } : {}),
+      },
       pipeline,
       config,
       { trigger, ...(tick ? { scheduledFor: tick } : {}), signal: this.controller.signal, heartbeatMs: this.deps.settings.heartbeat_seconds * 1000 },

@@ -3,7 +3,7 @@ import { parsePartition } from '../../engine/partitions.js';
 import { ConfigError, EXIT_OK, EXIT_RUN_FAILED } from '../../errors.js';
 import { formatDuration, formatNumber, formatTable } from '../format.js';
 import { Progress } from '../progress.js';
-import { httpFetcher, print, withDatabase, type CliContext } from '../context.js';
+import { print, runContext, withDatabase, type CliContext } from '../context.js';
 
 export interface BackfillOptions {
   readonly from: string;
@@ -35,7 +35,8 @@ export async function backfillCommand(ctx: CliContext, name: string, options: Ba
     ctx,
     `bubblewatch backfill ${name}`,
     async (handle) => {
-      const bctx = { handle, logger: ctx.logger, shared: { ...ctx.config.shared, archives: ctx.config.archives }, fetch: httpFetcher(ctx) };
+      const run = runContext(ctx, handle);
+      const bctx = { ...run, handle, logger: ctx.logger, shared: run.shared ?? {} };
       const { plan, inputs } = await planBackfill(bctx, pipeline, config, { from, to, only: options.only as OnlyMode });
       const toRun = plan.partitions.filter((p) => p.action === 'run');
       if (options.dryRun) {

@@ -1,10 +1,11 @@
 import { ConfigError, EXIT_OK, EXIT_RUN_FAILED } from '../../errors.js';
 import { describeUnit } from '../../engine/discover.js';
 import type { AnyPipeline } from '../../engine/pipeline.js';
-import { runPipeline, type RunSummary } from '../../engine/run-pipeline.js';
+import type { RunSummary } from '../../engine/run-pipeline.js';
+import { runWithRetries } from '../../engine/run-with-retries.js';
 import type { DatabaseHandle } from '../../db/connect.js';
 import { formatDuration, formatNumber, formatTable, formatValue } from '../format.js';
-import { httpFetcher, print, withDatabase, type CliContext } from '../context.js';
+import { print, runContext, withDatabase, type CliContext } from '../context.js';
 
 const PREVIEW_ROWS = 15;
 
@@ -57,11 +58,12 @@ export async function runCommand(ctx: CliContext, names: readonly string[], opti
       for (const pipeline of pipelines) {
         const config = ctx.config.pipelines.get(pipeline.name)!;
         summaries.push(
-          await runPipeline(
-            { handle, logger: ctx.logger, shared: { ...ctx.config.shared, archives: ctx.config.archives }, fetch: httpFetcher(ctx) },
+          await runWithRetries(
+            runContext(ctx, handle),
             pipeline,
             config,
             { trigger: 'manual', fullRefresh: options.fullRefresh ?? false },
+            { maxAttempts: ctx.config.scheduler.retry.max_attempts, baseMs: ctx.config.scheduler.retry.base_ms, maxMs: ctx.config.scheduler.retry.max_ms },
           ),
         );
       }

@@ -2,7 +2,7 @@ import { EXIT_OK, EXIT_RUN_FAILED } from '../../errors.js';
 import type { RunSummary } from '../../engine/run-pipeline.js';
 import { Scheduler } from '../../scheduler/scheduler.js';
 import { formatTable } from '../format.js';
-import { httpFetcher, print, withDatabase, type CliContext } from '../context.js';
+import { print, runContext, withDatabase, type CliContext } from '../context.js';
 import { printSummary, selectPipelines } from './run.js';
 
 /**
@@ -23,12 +23,14 @@ export async function startCommand(ctx: CliContext, options: StartOptions): Prom
     ctx,
     `bubblewatch start${options.once ? ' --once' : ''}`,
     async (handle) => {
+      const run = runContext(ctx, handle);
       const scheduler = new Scheduler({
         handle,
         logger: ctx.logger,
         pipelines: pipelines.map((pipeline) => ({ pipeline, config: ctx.config.pipelines.get(pipeline.name)! })),
-        shared: { ...ctx.config.shared, archives: ctx.config.archives },
-        fetch: httpFetcher(ctx),
+        shared: run.shared ?? {},
+        ...(run.fetch ? { fetch: run.fetch } : {}),
+        ...(run.afterSuccess ? { afterSuccess: run.afterSuccess } : {}),
         settings: ctx.config.scheduler,
       });
 

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { DatabaseHandle } from '../../db/connect.js';
 import type { Run } from '../../db/tables/runs.table.js';
-import type { AnyPipeline } from '../../engine/pipeline.js';
+import { ageInDays, newestData } from '../../engine/freshness.js';
 import { nextTick } from '../../scheduler/cron.js';
 import { formatTable, formatTimestamp } from '../format.js';
 import { print, withDatabase, type CliContext } from '../context.js';
@@ -26,17 +26,6 @@ export interface PipelineStatus {
   readonly flags: readonly string[];
 }
 
-async function freshnessOf(handle: DatabaseHandle, pipeline: AnyPipeline): Promise<string | null> {
-  if (!pipeline.freshness) return null;
-  try {
-    const { rows } = await handle.withConnection((conn) => conn.query<{ newest: string | Date | null }>(pipeline.freshness!.sql));
-    const newest = rows[0]?.newest ?? null;
-    return newest instanceof Date ? newest.toISOString().slice(0, 10) : newest;
-  } catch {
-    return null;
-  }
-}
-
 export async function collectStatus(ctx: CliContext, handle: DatabaseHandle, now = new Date()): Promise<PipelineStatus[]> {
   const statuses: PipelineStatus[] = [];
   for (const pipeline of ctx.registry) {
@@ -56,9 +45,9 @@ export async function collectStatus(ctx: CliContext, handle: DatabaseHandle, now
       if (r.status === 'succeeded') break;
       if (r.status === 'failed' || r.status === 'interrupted') failures++;
     }
-    const newest = await freshnessOf(handle, pipeline);
+    const newest = await newestData(handle, pipeline);
     const maxAge = pipeline.freshness?.maxAgeDays ?? null;
-    const age = newest ? Math.floor((now.getTime() - new Date(`${newest}T00:00:00Z`).getTime()) / 86_400_000) : null;
+    const age = newest ? ageInDays(newest, now) : null;
     const stale = maxAge !== null && age !== null && age > maxAge;
     const state = config.enabled ? 'enabled' : config.configured ? 'disabled' : 'not configured';
     const flags: string[] = [];

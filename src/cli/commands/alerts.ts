@@ -1,0 +1,144 @@
+import { replayRules } from '../../alerts/engine.js';
+import { ConfigError } from '../../errors.js';
+import { formatTable, formatValue } from '../format.js';
+import { alertEnvironment, print, withDatabase, type CliContext } from '../context.js';
+
+/** `bubblewatch alerts`, `bubblewatch rules check`, `bubblewatch rules test`. */
+
+function isoDate(text: string | undefined, what: string): string | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text) || Number.isNaN(Date.parse(`${text}T00:00:00Z`))) throw new ConfigError(`${what}: got "${text}", expected a date like 2025-06-30`);
+  return text;
+}
+
+const num = (v: unknown) => (v === null || v === undefined ? '' : formatValue(Number(Number(v).toPrecision(4))));
+
+export async function alertsCommand(ctx: CliContext, options: { all?: boolean; since?: string; json?: boolean }): Promise<number> {
+  const since = isoDate(options.since, '--since');
+  return withDatabase(
+    ctx,
+    'bubblewatch alerts',
+    async (handle) => {
+      if (!options.all && !since) {
+        const { rows } = await handle.withConnection((conn) =>
+          conn.query<Record<string, unknown>>(`select * from analytics.alerts_open order by case severity when 'critical' then 0 when 'warning' then 1 else 2 end, rule_id, subject`),
+        );
+        if (options.json) {
+          print(ctx, JSON.stringify(rows, null, 2));
+          return 0;
+        }
+        if (rows.length === 0) {
+          print(ctx, `no open alerts (${ctx.config.alerts.rules.filter((r) => r.enabled).length} rule(s) configured; history: bubblewatch alerts --all)`);
+          return 0;
+        }
+        print(
+          ctx,
+          formatTable(rows, [
+            { header: 'severity', value: (r) => String(r.severity) },
+            { header: 'rule', value: (r) => String(r.rule_id) },
+            { header: 'subject', value: (r) => String(r.subject) },
+            { header: 'since', value: (r) => String(r.since_period ?? '') },
+            { header: 'latest', value: (r) => String(r.last_period ?? '') },
+            { header: 'value', value: (r) => num(r.value), align: 'right' },
+            { header: 'threshold', value: (r) => num(r.threshold), align: 'right' },
+            { header: 'message', value: (r) => String(r.message ?? ''), max: 90 },
+          ]),
+        );
+        return 0;
+      }
+      const { rows } = await handle.withConnection((conn) =>
+        conn.query<Record<string, unknown>>(
+          `select * from analytics.alert_history where ($1::date is null or period_end >= $1::date) order by period_end, rule_id, subject, event_id limit 2000`,
+          [since ?? null],
+        ),
+      );
+      if (options.json) {
+        print(ctx, JSON.stringify(rows, null, 2));
+        return 0;
+      }
+      print(
+        ctx,
+        formatTable(rows, [
+          { header: 'period', value: (r) => String(r.period_end) },
+          { header: 'rule', value: (r) => String(r.rule_id) },
+          { header: 'subject', value: (r) => String(r.subject) },
+          { header: 'transition', value: (r) => String(r.transition) },
+          { header: 'value', value: (r) => num(r.value), align: 'right' },
+          { header: 'threshold', value: (r) => num(r.threshold), align: 'right' },
+          { header: 'severity', value: (r) => String(r.severity) },
+          { header: 'backfill', value: (r) => (r.is_backfill ? 'yes' : '') },
+          { header: 'message', value: (r) => String(r.message), max: 80 },
+        ]),
+      );
+      return 0;
+    },
+    { migrateFirst: true },
+  );
+}
+
+export function rulesCheckCommand(ctx: CliContext, options: { json?: boolean }): number {
+  const rules = ctx.config.alerts.rules;
+  if (options.json) {
+    print(ctx, JSON.stringify(rules, null, 2));
+    return 0;
+  }
+  print(ctx, `${ctx.config.file}: ${rules.length} alert rule(s) valid${ctx.config.alerts.rules.some((r) => !r.enabled) ? ` (${rules.filter((r) => !r.enabled).length} disabled)` : ''}`);
+  print(
+    ctx,
+    formatTable(rules, [
+      { header: 'rule', value: (r) => r.id },
+      { header: 'on', value: (r) => (r.enabled ? 'yes' : 'no') },
+      { header: 'indicator', value: (r) => r.indicator },
+      { header: 'subject', value: (r) => (Array.isArray(r.subject) ? r.subject.join(', ') : r.subject) + (r.family ? ` (${r.family})` : '') },
+      { header: 'condition', value: (r) => `${r.measure === 'value' ? '' : `${r.measure}${r.over > 1 ? `/${r.over}` : ''} `}${r.op} ${r.threshold}${r.for > 1 ? ` for ${r.for}` : ''}` },
+      { header: 'recovers', value: (r) => (r.recover_below !== undefined ? `< ${r.recover_below}` : r.recover_above !== undefined ? `> ${r.recover_above}` : '') },
+      { header: 'severity', value: (r) => r.severity },
+    ]),
+  );
+  return 0;
+}
+
+export async function rulesTestCommand(ctx: CliContext, options: { rule?: string; from?: string; to?: string; json?: boolean }): Promise<number> {
+  const from = isoDate(options.from, '--from');
+  const to = isoDate(options.to, '--to');
+  if (options.rule && !ctx.config.alerts.rules.some((r) => r.id === options.rule)) {
+    throw new ConfigError(`--rule: no rule "${options.rule}" (rules: ${ctx.config.alerts.rules.map((r) => r.id).join(', ') || 'none'})`);
+  }
+  return withDatabase(
+    ctx,
+    'bubblewatch rules test',
+    async (handle) => {
+      const results = await replayRules(alertEnvironment(ctx, handle), { ruleId: options.rule, from, to });
+      if (options.json) {
+        print(ctx, JSON.stringify(results.map((r) => ({ rule: r.rule.id, subject: r.subject, state: r.state, last_period: r.lastPeriod, last_value: r.lastMeasure, transitions: r.transitions })), null, 2));
+        return 0;
+      }
+      print(ctx, `Replaying ${new Set(results.map((r) => r.rule.id)).size} rule(s) over history${from ? ` from ${from}` : ''}${to ? ` to ${to}` : ''}; nothing is written.`);
+      for (const rule of ctx.config.alerts.rules.filter((r) => (options.rule ? r.id === options.rule : r.enabled))) {
+        const mine = results.filter((r) => r.rule.id === rule.id);
+        print(ctx);
+        print(ctx, `${rule.id} (${rule.severity}): ${rule.indicator} ${rule.measure === 'value' ? '' : rule.measure + ' '}${rule.op} ${rule.threshold}${rule.for > 1 ? ` for ${rule.for} periods` : ''}`);
+        if (mine.length === 0) {
+          print(ctx, '  no data for this indicator and subject yet');
+          continue;
+        }
+        const events = mine.flatMap((r) => r.transitions.map((t) => ({ subject: r.subject, ...t })));
+        if (events.length > 0) {
+          print(
+            ctx,
+            formatTable(events, [
+              { header: '  period', value: (e) => `  ${e.period}` },
+              { header: 'subject', value: (e) => e.subject },
+              { header: 'transition', value: (e) => (e.to === 'firing' ? 'fires' : e.from === 'firing' ? 'resolves' : e.to === 'pending' ? 'pending' : 'cleared') },
+              { header: 'value', value: (e) => num(e.value), align: 'right' },
+              { header: 'why', value: (e) => e.reason },
+            ]),
+          );
+        } else print(ctx, '  never fired in this history');
+        for (const r of mine) print(ctx, `  now: ${r.subject} ${r.state} (latest ${r.lastPeriod ?? '-'}: ${num(r.lastMeasure)})`);
+      }
+      return 0;
+    },
+    { migrateFirst: true },
+  );
+}
