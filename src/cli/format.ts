@@ -5,6 +5,8 @@ export interface Column<T> {
   readonly value: (row: T) => string | number | null | undefined;
   readonly align?: 'left' | 'right';
   readonly max?: number;
+  /** Decorates the padded cell (colour); widths are measured before it is applied. */
+  readonly style?: (row: T) => ((text: string) => string) | undefined;
 }
 
 function clip(text: string, max: number | undefined): string {
@@ -20,10 +22,38 @@ export function formatTable<T>(rows: readonly T[], columns: readonly Column<T>[]
   const lines = [
     columns.map((c, i) => pad(c.header, i)).join('  ').trimEnd(),
     widths.map((w) => '-'.repeat(w)).join('  '),
-    ...cells.map((r) => r.map((cell, i) => pad(cell, i)).join('  ').trimEnd()),
+    ...cells.map((r, ri) =>
+      r
+        .map((cell, i) => {
+          const padded = pad(cell, i);
+          const style = columns[i]!.style?.(rows[ri]!);
+          return style ? style(padded) : padded;
+        })
+        .join('  ')
+        .trimEnd(),
+    ),
   ];
   return lines.join('\n');
 }
+
+const SPARKS = '▁▂▃▄▅▆▇█';
+
+/** A sparkline of a short series: one block per value, scaled between its min and max. */
+export function sparkline(values: readonly number[]): string {
+  if (values.length === 0) return '';
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  return values.map((v) => (max === min ? SPARKS[3] : SPARKS[Math.round(((v - min) / (max - min)) * (SPARKS.length - 1))])).join('');
+}
+
+/** ANSI colours, used only when writing to a terminal. */
+export const colour = {
+  red: (t: string) => `\u001b[31m${t}\u001b[39m`,
+  yellow: (t: string) => `\u001b[33m${t}\u001b[39m`,
+  green: (t: string) => `\u001b[32m${t}\u001b[39m`,
+  cyan: (t: string) => `\u001b[36m${t}\u001b[39m`,
+  dim: (t: string) => `\u001b[2m${t}\u001b[22m`,
+};
 
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '';

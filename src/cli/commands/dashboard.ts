@@ -1,5 +1,5 @@
 import { ConfigError } from '../../errors.js';
-import { formatTable, formatValue } from '../format.js';
+import { colour, formatTable, formatValue, sparkline } from '../format.js';
 import { print, withDatabase, type CliContext } from '../context.js';
 
 /**
@@ -60,7 +60,7 @@ export function formatInUnit(value: number | null, unit: string): string {
 
 function formatChange(row: DashboardRow): string {
   if (row.change === null) return '';
-  const sign = row.change > 0 ? '+' : row.change < 0 ? '−' : '';
+  const sign = row.change > 0 ? '↑ +' : row.change < 0 ? '↓ −' : '→ ';
   // A change of a ratio reads best in percentage points.
   const fraction = row.unit === 'ratio' || row.unit === 'share';
   return sign + (fraction ? `${(Math.abs(row.change) * 100).toFixed(1)} pp` : formatInUnit(Math.abs(row.change), row.unit));
@@ -96,6 +96,25 @@ export async function dashboardCommand(ctx: CliContext, options: DashboardOption
         print(ctx, JSON.stringify(rows, null, 2));
         return 0;
       }
+      // The last 12 values of each indicator and subject, for a sparkline.
+      const { rows: recent } = await handle.withConnection((conn) =>
+        conn.query<{ indicator: string; subject: string; values: number[] | string }>(
+          `select indicator, subject, json_agg(value order by period_end) as values
+           from (select indicator, subject, period_end, value,
+                        row_number() over (partition by indicator, subject order by period_end desc) as rn
+                 from analytics.indicator_values) v
+           where rn <= 12 group by indicator, subject`,
+        ),
+      );
+      const trends = new Map(recent.map((r) => [`${r.indicator}\u0000${r.subject}`, (typeof r.values === 'string' ? JSON.parse(r.values) : r.values) as number[]]));
+      const tty = (ctx.out as NodeJS.WriteStream).isTTY === true;
+      const alertStyle = (r: DashboardRow) => {
+        if (!tty || !r.alert_state) return undefined;
+        if (r.alert_state.startsWith('firing (critical)')) return colour.red;
+        if (r.alert_state.startsWith('firing')) return colour.yellow;
+        if (r.alert_state.startsWith('pending')) return colour.cyan;
+        return colour.green;
+      };
       if (rows.length === 0) {
         if (where.length > 0) throw new ConfigError('no dashboard rows match; try without --family/--indicator/--subject');
         print(ctx, 'the dashboard is empty; load data first: npx bubblewatch run --all');
@@ -110,14 +129,15 @@ export async function dashboardCommand(ctx: CliContext, options: DashboardOption
           { header: 'latest', value: (r) => r.latest_period },
           { header: 'value', value: (r) => formatInUnit(r.latest_value, r.unit), align: 'right' },
           { header: 'change', value: (r) => formatChange(r), align: 'right' },
+          { header: 'trend', value: (r) => sparkline(trends.get(`${r.indicator}\u0000${r.subject}`) ?? []) },
           { header: 'pctile', value: (r) => (r.percentile === null ? '' : `${Math.round(r.percentile * 100)}`), align: 'right' },
           { header: 'z', value: (r) => (r.z_score === null ? '' : r.z_score.toFixed(1)), align: 'right' },
           { header: 'mean', value: (r) => formatInUnit(r.long_run_mean, r.unit), align: 'right' },
           { header: 'n', value: (r) => r.history_points, align: 'right' },
-          { header: 'alert', value: (r) => r.alert_state ?? '' },
+          { header: 'alert', value: (r) => r.alert_state ?? '', style: alertStyle },
         ]),
       );
-      print(ctx, '\npctile: share of the indicator\'s own history at or below the latest value; z: standard deviations from its mean.');
+      print(ctx, '\npctile: share of the indicator\'s own history at or below the latest value; z: standard deviations from its mean; trend: the last 12 values.');
       return 0;
     },
     { migrateFirst: true },
