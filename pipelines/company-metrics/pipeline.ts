@@ -3,7 +3,7 @@ import { definePipeline, delimitedText, rowSchema } from '../../src/engine/pipel
 import { RowRejection } from '../../src/engine/readers/types.js';
 import { companyView, syncCompanies } from '../shared/companies.js';
 import { COMPANY_FACT_COLUMNS } from '../shared/company-facts-row.js';
-import { COMPANY_CHECKS, COMPANY_FRESHNESS, COMPANY_PREVIEWS, COMPANY_TRANSFORMS } from '../shared/company-transforms.js';
+import { COMPANY_CHECKS, COMPANY_FRESHNESS, COMPANY_GUARDS, COMPANY_PREVIEWS, COMPANY_TRANSFORMS } from '../shared/company-transforms.js';
 
 /**
  * Analyst CSV extracts of company metrics, long format, for what XBRL lacks — notably the
@@ -62,6 +62,7 @@ export const companyMetrics = definePipeline({
   prepare: syncCompanies,
   transforms: COMPANY_TRANSFORMS,
   checks: COMPANY_CHECKS,
+  guardedTables: COMPANY_GUARDS,
   defaults: { schedule: { cron: '30 6 * * *', timezone: 'UTC' } },
   views: ['analytics.hyperscaler_quarterly', 'analytics.company_facts'],
   previews: COMPANY_PREVIEWS,

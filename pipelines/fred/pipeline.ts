@@ -88,6 +88,7 @@ export const fred = definePipeline({
     schedule: { cron: '0 8 * * *', timezone: 'America/New_York' },
   },
   optionProblems: (options) => fredOptionProblems(options),
+  guardedTables: [{ table: 'core.fred_observations', maxDrop: 0.5 }],
   views: ['analytics.fred_series', 'analytics.buffett_indicator'],
   // GDP comes about a month after its quarter; its observation is dated the quarter's first day,
   // so the newest one is normally under 7 months old.

@@ -247,6 +247,8 @@ export const indexConstituents = definePipeline({
     },
   ],
   defaults: { schedule: { cron: '0 22 * * 1-5', timezone: 'America/New_York' } },
+  // Files are snapshots of single dates; a changed one may drop a date on purpose: warn, not fail.
+  guardedTables: [{ table: 'core.index_constituents', maxDrop: 0.5, severity: 'warn' }],
   views: [
     'analytics.index_concentration',
     'analytics.index_issuers',

@@ -1,7 +1,7 @@
 import { definePipeline } from '../../src/engine/pipeline.js';
 import { expandCompanyUrl, syncCompanies } from '../shared/companies.js';
 import { COMPANY_FACT_COLUMNS, secFactRow, secFactValues } from '../shared/company-facts-row.js';
-import { COMPANY_CHECKS, COMPANY_FRESHNESS, COMPANY_PREVIEWS, COMPANY_TRANSFORMS } from '../shared/company-transforms.js';
+import { COMPANY_CHECKS, COMPANY_FRESHNESS, COMPANY_GUARDS, COMPANY_PREVIEWS, COMPANY_TRANSFORMS } from '../shared/company-transforms.js';
 import { companyfactsReader } from './reader.js';
 
 /**
@@ -20,6 +20,7 @@ export const secCompanyfacts = definePipeline({
   prepare: syncCompanies,
   transforms: COMPANY_TRANSFORMS,
   checks: COMPANY_CHECKS,
+  guardedTables: COMPANY_GUARDS,
   defaults: { schedule: { cron: '0 7 * * 1-5', timezone: 'America/New_York' } },
   views: ['analytics.hyperscaler_quarterly', 'analytics.hyperscaler_totals_quarterly', 'analytics.hyperscaler_facts_as_first_reported', 'analytics.company_facts'],
   previews: COMPANY_PREVIEWS,

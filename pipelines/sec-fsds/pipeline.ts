@@ -1,7 +1,7 @@
 import { definePipeline } from '../../src/engine/pipeline.js';
 import { syncCompanies } from '../shared/companies.js';
 import { COMPANY_FACT_COLUMNS, secFactRow, secFactValues } from '../shared/company-facts-row.js';
-import { COMPANY_CHECKS, COMPANY_FRESHNESS, COMPANY_PREVIEWS, COMPANY_TRANSFORMS } from '../shared/company-transforms.js';
+import { COMPANY_CHECKS, COMPANY_FRESHNESS, COMPANY_GUARDS, COMPANY_PREVIEWS, COMPANY_TRANSFORMS } from '../shared/company-transforms.js';
 import { fsdsReader } from './reader.js';
 
 /**
@@ -19,6 +19,7 @@ export const secFsds = definePipeline({
   prepare: syncCompanies,
   transforms: COMPANY_TRANSFORMS,
   checks: COMPANY_CHECKS,
+  guardedTables: COMPANY_GUARDS,
   defaults: { schedule: { cron: '0 8 * * 1', timezone: 'America/New_York' } },
   views: ['analytics.hyperscaler_quarterly', 'analytics.hyperscaler_totals_quarterly', 'analytics.company_facts'],
   previews: COMPANY_PREVIEWS,

@@ -155,7 +155,7 @@ export async function syncCompanies(conn: SqlConnection, runtime: PipelineRuntim
     const tags = Object.entries(metrics).flatMap(([metric, m]) =>
       (company.tags[metric] ?? m.tags).map((tag, i) => ({ metric, priority: i + 1, tag })),
     );
-    const sha = createHash('sha256').update(JSON.stringify({ company, tags, metricsSame })).digest('hex');
+    const sha = createHash('sha256').update(JSON.stringify({ company, tags })).digest('hex');
     if (stored.get(company.ticker) === sha && metricsSame) continue;
     changed = true;
     const [month, day] = company.fiscal_year_end.split('-').map(Number);

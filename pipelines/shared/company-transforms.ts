@@ -75,3 +75,6 @@ export const COMPANY_FRESHNESS: FreshnessSpec = {
   sql: `select max(q.period_end) as newest from core.company_quarterly q
         join core.companies c on c.ticker = q.ticker where c.is_enabled and q.vintage = 'latest'`,
 };
+
+/** A superseding file that lost most of a company's facts shows up as a drop in quarterly values. */
+export const COMPANY_GUARDS = [{ table: 'core.company_quarterly', maxDrop: 0.5 }] as const;

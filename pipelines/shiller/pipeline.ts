@@ -100,6 +100,7 @@ export const shiller = definePipeline({
     schedule: { cron: '0 7 3 * *', timezone: 'UTC' },
   },
   optionProblems: (options) => shillerOptionProblems(options),
+  guardedTables: [{ table: 'core.shiller_monthly', maxDrop: 0.5 }],
   views: ['analytics.cape'],
   // Shiller's file runs about a month behind; two and a half months without a new month means it stopped updating.
   freshness: {

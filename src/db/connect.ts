@@ -46,6 +46,11 @@ export interface DatabaseHandle {
   withConnection<T>(fn: (conn: SqlConnection) => Promise<T>): Promise<T>;
   withTransaction<T>(fn: (conn: SqlConnection) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /**
+   * The embedded database's PGlite instance, for the Postgres wire server (src/serve). Use it
+   * only inside withConnection, which holds the mutex that keeps it to one user at a time.
+   */
+  readonly pglite?: PGlite;
 }
 
 export interface OpenOptions {
@@ -283,6 +288,7 @@ async function openPGlite(folder: string, command: string): Promise<DatabaseHand
     kind: 'pglite',
     location: folder,
     db,
+    pglite: pgl,
     withConnection,
     withTransaction: (fn) => withConnection((c) => runTransaction(c, fn)),
     async close() {

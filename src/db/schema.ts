@@ -1,4 +1,4 @@
-import type { CheckResultsTable } from './tables/check-results.table.js';
+import type { CheckFailuresTable, CheckResultsTable, TableCountsTable } from './tables/check-results.table.js';
 import type { RejectsTable } from './tables/rejects.table.js';
 import type { RunFilesTable } from './tables/run-files.table.js';
 import type { RunsTable } from './tables/runs.table.js';
@@ -16,6 +16,8 @@ export interface Database {
   'etl.run_files': RunFilesTable;
   'etl.rejects': RejectsTable;
   'etl.check_results': CheckResultsTable;
+  'etl.check_failures': CheckFailuresTable;
+  'etl.table_counts': TableCountsTable;
   'etl.schema_migrations': SchemaMigrationsTable;
   'etl.schedule_ticks': ScheduleTicksTable;
   'etl.partitions': PartitionsTable;

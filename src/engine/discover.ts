@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { ResolvedSource } from '../config/load.js';
 import { InputFileError } from '../errors.js';
@@ -78,15 +78,40 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-async function walk(dir: string, recursive: boolean): Promise<string[]> {
+/** Called for a file a source will not read: a link that points outside the source's folder. */
+export type RefusedHandler = (path: string, reason: string) => void;
+
+/**
+ * A symbolic link is followed only when its target is inside the source's own folder: a file
+ * source reads what its folder holds, never /etc/passwd through a link dropped into an inbox.
+ */
+async function followLink(full: string, root: string, onRefused: RefusedHandler): Promise<'file' | 'dir' | undefined> {
+  let target: string;
+  try {
+    target = await realpath(full);
+  } catch {
+    onRefused(full, 'a broken symbolic link');
+    return undefined;
+  }
+  const rootReal = await realpath(root);
+  if (target !== rootReal && !target.startsWith(rootReal + sep)) {
+    onRefused(full, `a symbolic link to ${target}, outside the source folder ${rootReal}`);
+    return undefined;
+  }
+  const info = await stat(target);
+  return info.isDirectory() ? 'dir' : info.isFile() ? 'file' : undefined;
+}
+
+async function walk(dir: string, recursive: boolean, root: string, onRefused: RefusedHandler): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
   const out: string[] = [];
   for (const entry of entries) {
     if (IN_PROGRESS.test(entry.name)) continue;
     const full = join(dir, entry.name);
-    if (entry.isDirectory()) {
-      if (recursive) out.push(...(await walk(full, true)));
-    } else if (entry.isFile()) {
+    const kind = entry.isSymbolicLink() ? await followLink(full, root, onRefused) : entry.isDirectory() ? 'dir' : entry.isFile() ? 'file' : undefined;
+    if (kind === 'dir') {
+      if (recursive && !entry.isSymbolicLink()) out.push(...(await walk(full, true, root, onRefused)));
+    } else if (kind === 'file') {
       out.push(full);
     }
   }
@@ -97,7 +122,7 @@ function toSlashes(path: string): string {
   return path.split(sep).join('/');
 }
 
-async function listSource(source: Extract<ResolvedSource, { kind: 'path' }>, spec: SourceSpec): Promise<string[]> {
+async function listSource(source: Extract<ResolvedSource, { kind: 'path' }>, spec: SourceSpec, onRefused: RefusedHandler): Promise<string[]> {
   if (hasGlob(source.path)) {
     const parts = toSlashes(source.path).split('/');
     const firstGlob = parts.findIndex(hasGlob);
@@ -107,7 +132,7 @@ async function listSource(source: Extract<ResolvedSource, { kind: 'path' }>, spe
     const recursive = rest.includes('/') || rest.includes('**');
     let files: string[];
     try {
-      files = await walk(base, recursive);
+      files = await walk(base, recursive, base, onRefused);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
@@ -132,8 +157,9 @@ async function listSource(source: Extract<ResolvedSource, { kind: 'path' }>, spe
   for (const entry of entries) {
     if (IN_PROGRESS.test(entry.name)) continue;
     const full = join(source.path, entry.name);
-    if (entry.isFile() && matcher.test(entry.name)) out.push(full);
-    else if (entry.isDirectory() && marker && existsSync(join(full, marker))) out.push(full);
+    const kind = entry.isSymbolicLink() ? await followLink(full, source.path, onRefused) : entry.isDirectory() ? 'dir' : entry.isFile() ? 'file' : undefined;
+    if (kind === 'file' && matcher.test(entry.name)) out.push(full);
+    else if (kind === 'dir' && marker && existsSync(join(full, marker))) out.push(full);
   }
   return out;
 }
@@ -178,6 +204,7 @@ export interface DiscoverOptions {
   readonly partitionKey?: string | undefined;
   readonly partitions?: PartitionSpec | undefined;
   readonly now?: Date;
+  readonly onRefused?: RefusedHandler;
 }
 
 export async function discoverFiles(options: DiscoverOptions): Promise<DiscoveredFile[]> {
@@ -201,7 +228,7 @@ export async function discoverFiles(options: DiscoverOptions): Promise<Discovere
       }
       continue;
     }
-    for (const path of (await listSource(source, spec)).sort()) {
+    for (const path of (await listSource(source, spec, options.onRefused ?? (() => {}))).sort()) {
       if (seen.has(path)) continue;
       seen.add(path);
       found.push({ path, uri: path });

@@ -141,6 +141,8 @@ export interface PipelineDefinition<S extends RowSpec<RowFields> = RowSpec<RowFi
   readonly previews?: readonly Preview[];
   readonly partitions?: PartitionSpec;
   readonly freshness?: FreshnessSpec;
+  /** Tables that must not shrink by more than maxDrop (a fraction) between successful runs. */
+  readonly guardedTables?: readonly { readonly table: string; readonly maxDrop: number; readonly severity?: 'error' | 'warn' }[];
   /** Checks `pipelines.<name>.options` when the config loads; each problem as `path: message`. */
   readonly optionProblems?: (options: Readonly<Record<string, unknown>>) => readonly string[];
 }

@@ -4,7 +4,7 @@ import type { RunTrigger } from '../db/tables/runs.table.js';
 import { DataCheckError, InputFileError, RunInterrupted, errorMessage, redactSecrets, throwIfAborted } from '../errors.js';
 import { isTransient } from './retry.js';
 import type { Logger } from '../log/logger.js';
-import { runChecks, type CheckOutcome } from './checks.js';
+import { checkTableCounts, runChecks, type CheckOutcome } from './checks.js';
 import { describeUnit, discoverFiles, type DiscoveredFile, type Fetcher } from './discover.js';
 import { loadUnit, type FileLoadCounts } from './load-records.js';
 import type { AnyPipeline, PipelineRuntime } from './pipeline.js';
@@ -132,6 +132,7 @@ export async function runPipeline(
       fetch: ctx.fetch,
       partitionKey: options.partitionKey,
       partitions: pipeline.partitions,
+      onRefused: (path, reason) => log.warn({ file: path }, `${path}: not read: ${reason}`),
     });
     const discovered = options.select ? all.filter(options.select) : all;
     throwIfAborted(options.signal);
@@ -221,11 +222,16 @@ async function loadAndTransform(
 
   const changed = files.some((f) => f.action === 'loaded');
   let checks: CheckOutcome[] = [];
+  let tableCounts: { table: string; count: number }[] = [];
   if (changed || fullRefresh) {
     throwIfAborted(options.signal);
     await runTransforms(conn, pipeline.transforms, { runId, pipeline: pipeline.name, fullRefresh }, log);
     await conn.query(`select set_config('bubblewatch.run_id', $1, true)`, [String(runId)]);
     checks = await runChecks(conn, pipeline.checks);
+    // A configuration change (a company disabled) legitimately removes rows: the guards wait for the next run.
+    const guarded = await checkTableCounts(conn, pipeline.name, pipeline.guardedTables ?? [], !prepared?.fullRefresh);
+    checks.push(...guarded.outcomes);
+    tableCounts = guarded.counts;
     for (const c of checks.filter((c) => !c.passed)) {
       const line = `data check ${c.check.name} failed on ${c.failingRows} row(s): ${c.check.description}`;
       if (c.check.severity === 'warn') log.warn({ check: c.check.name, failing_rows: c.failingRows, sample: c.sample.slice(0, 3) }, line);
@@ -241,6 +247,9 @@ async function loadAndTransform(
 
   await recordFiles(conn, runId, files);
   await recordChecks(conn, runId, pipeline.name, checks);
+  for (const t of tableCounts) {
+    await conn.query('insert into etl.table_counts (run_id, pipeline, table_name, row_count) values ($1, $2, $3, $4)', [runId, pipeline.name, t.table, t.count]);
+  }
   return { files, checks };
 }
 
@@ -357,6 +366,14 @@ async function recordFiles(conn: SqlConnection, runId: number, files: readonly F
 
 async function recordChecks(conn: SqlConnection, runId: number, pipeline: string, checks: readonly CheckOutcome[]): Promise<void> {
   if (checks.length === 0) return;
+  for (const c of checks.filter((x) => !x.passed)) {
+    for (let i = 0; i < c.kept.length; i += 200) {
+      await conn.db
+        .insertInto('etl.check_failures')
+        .values(c.kept.slice(i, i + 200).map((row, j) => ({ run_id: runId, pipeline, check_name: c.check.name, row_no: i + j + 1, row_data: JSON.stringify(row) })))
+        .execute();
+    }
+  }
   await conn.db
     .insertInto('etl.check_results')
     .values(

@@ -13,3 +13,19 @@ export interface CheckResultsTable {
 }
 
 export type CheckResult = Selectable<CheckResultsTable>;
+
+export interface CheckFailuresTable {
+  run_id: number;
+  pipeline: string;
+  check_name: string;
+  row_no: number;
+  row_data: ColumnType<unknown, string, string>;
+}
+
+export interface TableCountsTable {
+  run_id: number;
+  pipeline: string;
+  table_name: string;
+  row_count: number;
+  counted_at: Generated<Date>;
+}
