@@ -17,6 +17,10 @@ COPY bin ./bin
 COPY sql ./sql
 COPY config ./config
 COPY data ./data
+# Mount points owned by the unprivileged user, so named volumes start out writable by it:
+#   /app/.bubblewatch  download cache (and the embedded database when no DATABASE_URL is set)
+#   /app/inbox         drop-in folder for source files
+RUN mkdir -p /app/.bubblewatch /app/inbox && chown node:node /app/.bubblewatch /app/inbox
 USER node
 ENTRYPOINT ["node", "/app/bin/bubblewatch.js"]
 CMD ["--help"]

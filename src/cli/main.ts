@@ -10,6 +10,10 @@ import { dashboardCommand } from './commands/dashboard.js';
 import { backfillCommand, type BackfillOptions } from './commands/backfill.js';
 import { statusCommand } from './commands/status.js';
 import { alertsCommand, rulesCheckCommand, rulesTestCommand } from './commands/alerts.js';
+import { reportCommand } from './commands/report.js';
+import { sqlCommand } from './commands/sql.js';
+import { grantAnalystCommand } from './commands/grant-analyst.js';
+import { docsCommand } from './commands/docs.js';
 import { createContext, type GlobalOptions } from './context.js';
 
 /**
@@ -70,7 +74,9 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     .option('--once', 'stop after the first pass (for use from cron or CI)')
     .option('--no-initial-run', 'do not run anything at start; only wait for ticks')
     .option('--no-preview', 'do not print a preview of the loaded data')
-    .action(async (options: { once?: boolean; initialRun?: boolean; preview?: boolean }) => {
+    .option('--serve [port]', 'also serve the embedded database to psql/Grafana on a local port (default 5433)')
+    .option('--serve-host <host>', 'interface for --serve', '127.0.0.1')
+    .action(async (options: { once?: boolean; initialRun?: boolean; preview?: boolean; serve?: boolean | string; serveHost?: string }) => {
       setExit(await startCommand(createContext(globals()), options));
     });
 
@@ -117,6 +123,50 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     .option('--json', 'print JSON instead of a table')
     .action(async (options: { json?: boolean }) => {
       setExit(await statusCommand(createContext(globals()), options));
+    });
+
+  program
+    .command('report')
+    .description('the whole argument as one self-contained HTML page (inline SVG charts, nothing fetched)')
+    .option('-o, --out <file>', 'HTML file to write', 'report.html')
+    .option('--json', 'print what was written (path, bytes, charts) as JSON')
+    .action(async (options: { out: string; json?: boolean }) => {
+      setExit(await reportCommand(createContext(globals()), options));
+    });
+
+  program
+    .command('sql')
+    .description('serve the embedded database on a local port so psql, DBeaver, Grafana or a notebook can query it (Ctrl-C to stop)')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('-p, --port <port>', 'TCP port (0 picks a free one)', '5433')
+    .action(async (options: { host: string; port: string }) => {
+      setExit(await sqlCommand(createContext(globals()), { host: options.host, port: options.port }));
+    });
+
+  program
+    .command('grant-analyst')
+    .description('create or update a read-only role for analysts and BI tools (reads analytics; --include raw/etl for more)')
+    .argument('<role>', 'role name')
+    .option('--password-env <var>', 'environment variable holding the password (without it the role cannot log in)')
+    .option('--include <schema>', 'also grant read on raw or etl (repeatable)', (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--json', 'print JSON instead of text')
+    .action(async (role: string, options: { passwordEnv?: string; include: string[]; json?: boolean }) => {
+      setExit(
+        await grantAnalystCommand(createContext(globals()), role, {
+          ...(options.passwordEnv ? { password_env: options.passwordEnv } : {}),
+          include: options.include,
+          ...(options.json ? { json: true } : {}),
+        }),
+      );
+    });
+
+  program
+    .command('docs')
+    .description('write the reference of the analytics views (docs/views.md) from the database catalog')
+    .option('-o, --out <file>', 'file to write, or - for stdout (default docs/views.md)')
+    .option('--check', 'write nothing; exit 1 when the file differs from what the database generates')
+    .action(async (options: { out?: string; check?: boolean }) => {
+      setExit(await docsCommand(createContext(globals()), options));
     });
 
   program

@@ -1,4 +1,5 @@
-import { EXIT_OK, EXIT_RUN_FAILED } from '../../errors.js';
+import { ConfigError, EXIT_OK, EXIT_RUN_FAILED } from '../../errors.js';
+import { DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, serveEmbedded, type EmbeddedServer } from '../../serve/wire-server.js';
 import type { RunSummary } from '../../engine/run-pipeline.js';
 import { Scheduler } from '../../scheduler/scheduler.js';
 import { formatTable } from '../format.js';
@@ -15,6 +16,9 @@ export interface StartOptions {
   readonly once?: boolean;
   readonly initialRun?: boolean;
   readonly preview?: boolean;
+  /** Also serve the embedded database on a local port (see `bubblewatch sql`); true = the default port. */
+  readonly serve?: boolean | string;
+  readonly serveHost?: string;
 }
 
 export async function startCommand(ctx: CliContext, options: StartOptions): Promise<number> {
@@ -51,7 +55,20 @@ export async function startCommand(ctx: CliContext, options: StartOptions): Prom
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
+      let server: EmbeddedServer | undefined;
       try {
+        if (options.serve !== undefined && options.serve !== false) {
+          if (handle.kind !== 'pglite') {
+            ctx.logger.warn('--serve: DATABASE_URL points at a PostgreSQL server already; connect to it directly');
+          } else {
+            const port = options.serve === true ? DEFAULT_SERVE_PORT : Number(options.serve);
+            if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+              throw new ConfigError(`--serve: expected a TCP port (0-65535), got "${String(options.serve)}"`);
+            }
+            server = await serveEmbedded(handle, { host: options.serveHost ?? DEFAULT_SERVE_HOST, port, logger: ctx.logger });
+            print(ctx, `Serving the embedded database on ${server.url} (psql -h ${server.host} -p ${server.port} -U postgres)`);
+          }
+        }
         await scheduler.recover();
         const summaries: RunSummary[] = [];
         if (options.initialRun ?? true) {
@@ -87,6 +104,7 @@ export async function startCommand(ctx: CliContext, options: StartOptions): Prom
         ctx.logger.info('scheduler stopped');
         return EXIT_OK;
       } finally {
+        if (server) await server.close();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
