@@ -7,7 +7,7 @@ import type { AnyPipeline } from '../engine/pipeline.js';
 import type { AlertsConfig } from '../alerts/rules.js';
 import type { LogFormat } from '../log/logger.js';
 import { DEFAULT_CONFIG_FILE } from '../paths.js';
-import { configFileSchema, formatIssues, scheduleSchema, type ArchiveSettings, type HttpSettings, type ScheduleConfig, type SchedulerSettings } from './schema.js';
+import { configFileSchema, formatIssues, scheduleSchema, type ArchiveSettings, type HttpSettings, type ScheduleConfig, type SchedulerSettings, type ServeSettings } from './schema.js';
 
 /**
  * Config is read in three steps, each reporting every problem as `path: message`:
@@ -40,6 +40,9 @@ export interface AppConfig {
   readonly http: HttpSettings;
   readonly archives: ArchiveSettings;
   readonly scheduler: SchedulerSettings;
+  readonly serve: ServeSettings;
+  /** Absolute path of the HTML report the scheduler rewrites after runs; undefined: none. */
+  readonly reportPath: string | undefined;
   readonly alerts: AlertsConfig;
   /** Sections the pipelines share (e.g. companies), validated by the schemas the registry gives. */
   readonly shared: Readonly<Record<string, unknown>>;
@@ -178,6 +181,8 @@ export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv
     http: { ...config.http, cache_dir: fromConfig(config.http.cache_dir) },
     archives: config.archives,
     scheduler: config.scheduler,
+    serve: config.serve,
+    reportPath: config.report.path === undefined ? undefined : fromConfig(config.report.path),
     alerts: config.alerts,
     shared,
     pipelines,

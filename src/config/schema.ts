@@ -102,6 +102,20 @@ export const schedulerSchema = z.strictObject({
     .default({ max_attempts: 3, base_ms: 2000, max_ms: 60_000 }),
 });
 
+/** `bubblewatch start` can serve the embedded database over the Postgres wire protocol (as `bubblewatch sql` does). */
+export const serveSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** Loopback by default: the wire server has no authentication of its own. */
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65_535).default(5433),
+});
+
+/** The HTML report (`bubblewatch report`), rewritten by `bubblewatch start` after runs when a path is set. */
+export const reportSchema = z.strictObject({
+  /** Relative to the config file's folder, like every path in it; unset: the scheduler writes no report. */
+  path: z.string().min(1).optional(),
+});
+
 export const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 
 export const configFileSchema = z.strictObject({
@@ -121,12 +135,15 @@ export const configFileSchema = z.strictObject({
   alerts: alertsSchema.default(alertsSchema.parse({})),
   http: httpSchema.default(httpSchema.parse({})),
   archives: archivesSchema.default(archivesSchema.parse({})),
+  serve: serveSchema.default(serveSchema.parse({})),
+  report: reportSchema.default(reportSchema.parse({})),
   pipelines: z.record(z.string(), pipelineConfigSchema).default({}),
 });
 
 export type HttpSettings = z.infer<typeof httpSchema>;
 export type SchedulerSettings = z.infer<typeof schedulerSchema>;
 export type ArchiveSettings = z.infer<typeof archivesSchema>;
+export type ServeSettings = z.infer<typeof serveSchema>;
 
 export type ConfigFile = z.infer<typeof configFileSchema>;
 export type PipelineConfigInput = z.infer<typeof pipelineConfigSchema>;

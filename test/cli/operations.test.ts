@@ -1,4 +1,4 @@
-import { cpSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/paths.js';
@@ -76,5 +76,21 @@ describeEachDatabase('operating bubblewatch', (kind) => {
 
     const again = await cli(['--config', config, 'backfill', 'index-constituents', '--from', '2025-01-01', '--to', '2026-12-31'], db.env);
     expect(again.stdout).toMatch(/nothing to do \(\d+ partition\(s\) checked\)/);
+  });
+
+  it('start takes serve and report from the config: serves the embedded database and writes the report after its first pass', async () => {
+    const db = await useDatabase(kind, { migrated: false });
+    await db.close();
+    const config = setup();
+    writeFileSync(config, readFileSync(config, 'utf8') + 'serve: { enabled: true, port: 0 }\nreport: { path: ./out/report.html }\n');
+
+    const start = await cli(['--config', config, 'start', '--once'], db.env);
+    expect(start.code, start.stderr.slice(-800)).toBe(0);
+    if (kind === 'pglite') expect(start.stdout).toMatch(/Serving the embedded database on postgres:\/\/[^@]+@127\.0\.0\.1:\d+/);
+    else expect(start.stderr).toContain('DATABASE_URL points at a PostgreSQL server already');
+    const html = readFileSync(join(config, '..', 'out', 'report.html'), 'utf8');
+    expect(html).toContain('<svg');
+    expect(html).toContain('custom-series');
+    expect(start.stderr).toMatch(/report rewritten: .*out\/report\.html/);
   });
 });

@@ -1,10 +1,12 @@
-import { ConfigError, EXIT_OK, EXIT_RUN_FAILED } from '../../errors.js';
-import { DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, serveEmbedded, type EmbeddedServer } from '../../serve/wire-server.js';
+import { ConfigError, errorMessage, EXIT_OK, EXIT_RUN_FAILED } from '../../errors.js';
+import { serveEmbedded, type EmbeddedServer } from '../../serve/wire-server.js';
 import type { RunSummary } from '../../engine/run-pipeline.js';
 import { Scheduler } from '../../scheduler/scheduler.js';
+import { writeReport } from '../../report/report.js';
 import { formatTable } from '../format.js';
 import { print, runContext, withDatabase, type CliContext } from '../context.js';
 import { printSummary, selectPipelines } from './run.js';
+import { collectStatus } from './status.js';
 
 /**
  * `bubblewatch start`: bring every enabled pipeline current once (missed ticks per each
@@ -28,13 +30,30 @@ export async function startCommand(ctx: CliContext, options: StartOptions): Prom
     `bubblewatch start${options.once ? ' --once' : ''}`,
     async (handle) => {
       const run = runContext(ctx, handle);
+      // With report.path in the config, the HTML report is rewritten once after the first pass
+      // and then after every run that succeeds on schedule.
+      let firstPass = true;
+      const rewriteReport = async () => {
+        const path = ctx.config.reportPath;
+        if (!path) return;
+        try {
+          const written = await writeReport(handle, path, { status: await collectStatus(ctx, handle) });
+          ctx.logger.info({ path: written.path, bytes: written.bytes }, `report rewritten: ${written.path}`);
+        } catch (error) {
+          ctx.logger.error({ err: error, path }, `could not write the report ${path}: ${errorMessage(error)}`);
+        }
+      };
+      const afterSuccess: NonNullable<typeof run.afterSuccess> = async (summary, runOptions) => {
+        await run.afterSuccess?.(summary, runOptions);
+        if (!firstPass) await rewriteReport();
+      };
       const scheduler = new Scheduler({
         handle,
         logger: ctx.logger,
         pipelines: pipelines.map((pipeline) => ({ pipeline, config: ctx.config.pipelines.get(pipeline.name)! })),
         shared: run.shared ?? {},
         ...(run.fetch ? { fetch: run.fetch } : {}),
-        ...(run.afterSuccess ? { afterSuccess: run.afterSuccess } : {}),
+        afterSuccess,
         settings: ctx.config.scheduler,
       });
 
@@ -57,15 +76,17 @@ export async function startCommand(ctx: CliContext, options: StartOptions): Prom
       process.on('SIGTERM', onSignal);
       let server: EmbeddedServer | undefined;
       try {
-        if (options.serve !== undefined && options.serve !== false) {
+        const serve = options.serve ?? (ctx.config.serve.enabled ? String(ctx.config.serve.port) : undefined);
+        if (serve !== undefined && serve !== false) {
           if (handle.kind !== 'pglite') {
             ctx.logger.warn('--serve: DATABASE_URL points at a PostgreSQL server already; connect to it directly');
           } else {
-            const port = options.serve === true ? DEFAULT_SERVE_PORT : Number(options.serve);
+            const port = serve === true ? ctx.config.serve.port : Number(serve);
             if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-              throw new ConfigError(`--serve: expected a TCP port (0-65535), got "${String(options.serve)}"`);
+              throw new ConfigError(`--serve: expected a TCP port (0-65535), got "${String(serve)}"`);
             }
-            server = await serveEmbedded(handle, { host: options.serveHost ?? DEFAULT_SERVE_HOST, port, logger: ctx.logger });
+            const host = options.serveHost ?? ctx.config.serve.host;
+            server = await serveEmbedded(handle, { host, port, logger: ctx.logger });
             print(ctx, `Serving the embedded database on ${server.url} (psql -h ${server.host} -p ${server.port} -U postgres)`);
           }
         }
@@ -82,6 +103,8 @@ export async function startCommand(ctx: CliContext, options: StartOptions): Prom
           }
           if (summaries.length > 0) await printSummary(ctx, handle, summaries, pipelines, options.preview ?? true);
         }
+        firstPass = false;
+        await rewriteReport();
         const failed = summaries.some((s) => s.status !== 'succeeded');
         if (options.once || signals > 0) {
           await scheduler.stop();
