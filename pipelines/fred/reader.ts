@@ -2,6 +2,7 @@ import Papa from 'papaparse';
 import type { RejectProblem } from '../../src/db/tables/rejects.table.js';
 import { readCsvFile } from '../../src/engine/csv-reader.js';
 import type { PipelineRuntime } from '../../src/engine/pipeline.js';
+import { quoteClipped } from '../../src/engine/readers/csv.js';
 import type { RecordReader, SourceRecord } from '../../src/engine/readers/types.js';
 import { InputFileError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
@@ -33,7 +34,7 @@ function readHeader(path: string, fields: readonly string[], line: number): Head
   const cells = fields.map((f) => f.replace(/^\uFEFF/, '').trim());
   const got = JSON.stringify(cells.join(',').slice(0, 120));
   if (!DATE_COLUMNS.has((cells[0] ?? '').toLowerCase())) {
-    throw new InputFileError({ file: path, line, column: 1 }, `the header does not start with a date column (observation_date or DATE); column 1 is ${JSON.stringify(cells[0] ?? '')}`, got, EXPECTED);
+    throw new InputFileError({ file: path, line, column: 1 }, `the header does not start with a date column (observation_date or DATE); column 1 is ${quoteClipped(cells[0] ?? '')}`, got, EXPECTED);
   }
   if (cells.length < 2) {
     throw new InputFileError({ file: path, line, column: 2 }, 'the header names no series column', got, EXPECTED);
@@ -42,7 +43,7 @@ function readHeader(path: string, fields: readonly string[], line: number): Head
   cells.slice(1).forEach((cell, i) => {
     const column = i + 2;
     if (!SERIES_ID.test(cell)) {
-      throw new InputFileError({ file: path, line, column }, `column ${column} of the header is not a FRED series ID: ${JSON.stringify(cell)}`, got, EXPECTED);
+      throw new InputFileError({ file: path, line, column }, `column ${column} of the header is not a FRED series ID: ${quoteClipped(cell)}`, got, EXPECTED);
     }
     const id = cell.toUpperCase();
     if (series.includes(id)) {

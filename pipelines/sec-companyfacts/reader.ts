@@ -28,7 +28,57 @@ function text(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return JSON.stringify(value);
+  return jsonText(value);
+}
+
+/**
+ * JSON text of a parsed value. JSON.parse accepts nesting that JSON.stringify cannot write
+ * back (it recurses: a fact value nested 10,000 deep overflows the stack), so such a value
+ * is written without recursion, to be rejected with its text like any other malformed fact.
+ */
+export function jsonText(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? 'undefined';
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    return deepJsonText(value);
+  }
+}
+
+type JsonPart = { readonly literal: string } | { readonly value: unknown };
+
+function deepJsonText(root: unknown): string {
+  const out: string[] = [];
+  const stack: JsonPart[] = [{ value: root }];
+  while (stack.length > 0) {
+    const part = stack.pop()!;
+    if ('literal' in part) {
+      out.push(part.literal);
+      continue;
+    }
+    const v = part.value;
+    if (Array.isArray(v)) {
+      out.push('[');
+      stack.push({ literal: ']' });
+      for (let i = v.length - 1; i >= 0; i--) {
+        stack.push({ value: v[i] ?? null });
+        if (i > 0) stack.push({ literal: ',' });
+      }
+    } else if (v !== null && typeof v === 'object') {
+      const entries = Object.entries(v);
+      out.push('{');
+      stack.push({ literal: '}' });
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, item] = entries[i]!;
+        stack.push({ value: item });
+        stack.push({ literal: `${JSON.stringify(key)}:` });
+        if (i > 0) stack.push({ literal: ',' });
+      }
+    } else {
+      out.push(JSON.stringify(v) ?? 'null');
+    }
+  }
+  return out.join('');
 }
 
 export function companyfactsReader(runtime: PipelineRuntime, logger: Logger): RecordReader {
@@ -87,7 +137,7 @@ export function companyfactsReader(runtime: PipelineRuntime, logger: Logger): Re
               batch.push({
                 line: read,
                 locator,
-                rawText: JSON.stringify(fact) ?? 'undefined',
+                rawText: jsonText(fact),
                 fields: {
                   cik: String(cik),
                   taxonomy,

@@ -120,7 +120,9 @@ export async function loadUnit(
 
   const reject = (record: SourceRecord, problems: readonly RejectProblem[]) => {
     const rawText = record.rawText.length > RAW_TEXT_LIMIT ? record.rawText.slice(0, RAW_TEXT_LIMIT) : record.rawText;
-    rejects.push({ line: record.line, locator: record.locator ?? null, problems, rawText });
+    // The offending value is kept like the raw text: its first 1 MB.
+    const clipped = problems.map((p) => (p.value !== null && p.value.length > RAW_TEXT_LIMIT ? { ...p, value: p.value.slice(0, RAW_TEXT_LIMIT) } : p));
+    rejects.push({ line: record.line, locator: record.locator ?? null, problems: clipped, rawText });
     rejectChars += rawText.length;
     rejected++;
   };

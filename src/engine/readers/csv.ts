@@ -32,6 +32,18 @@ interface HeaderMap {
   readonly index: ReadonlyMap<string, number>;
 }
 
+/** A header cell or line quoted back in a message: the first 60 characters, and the length when longer. */
+export function quoteClipped(text: string, max = 60): string {
+  if (text.length <= max) return JSON.stringify(text);
+  return `${JSON.stringify(text.slice(0, max - 3) + '...')} (${text.length} characters)`;
+}
+
+/** A list of header names quoted back in a message: at most 20 names of at most 60 characters. */
+function listNames(names: readonly string[]): string {
+  const shown = names.slice(0, 20).map((n) => (n.length > 60 ? quoteClipped(n) : n));
+  return shown.join(', ') + (names.length > 20 ? `, … (${names.length} columns)` : '');
+}
+
 function mapHeader(options: CsvReaderOptions, file: string, fields: readonly string[], line: number): HeaderMap {
   const names = fields.map((f) => {
     const n = normaliseHeaderName(f);
@@ -42,16 +54,17 @@ function mapHeader(options: CsvReaderOptions, file: string, fields: readonly str
     `columns ${options.required.join(', ')}` + (options.optional.length > 0 ? ` (optional: ${options.optional.join(', ')})` : '');
   names.forEach((name, i) => {
     if (name === '') {
-      throw new InputFileError({ file, line, column: i + 1 }, 'the header has an empty column name', JSON.stringify(fields.join(options.delimiter)), expected);
+      throw new InputFileError({ file, line, column: i + 1 }, 'the header has an empty column name', quoteClipped(fields.join(options.delimiter), 200), expected);
     }
     if (index.has(name)) {
-      throw new InputFileError({ file, line, column: i + 1 }, `the header names column "${name}" twice`, `columns ${index.get(name)! + 1} and ${i + 1}`, 'each column once');
+      throw new InputFileError({ file, line, column: i + 1 }, `the header names column ${quoteClipped(name)} twice`, `columns ${index.get(name)! + 1} and ${i + 1}`, 'each column once');
     }
     index.set(name, i);
   });
   const missing = options.required.filter((c) => !index.has(c));
   if (missing.length > 0) {
-    let got = names.length === 1 ? `the single column ${JSON.stringify(fields[0])}` : `columns ${names.join(', ')}`;
+    // A header can be a 50 MB line: quote the start of it, not all of it.
+    let got = names.length === 1 ? `the single column ${quoteClipped(fields[0] ?? '')}` : `columns ${listNames(names)}`;
     const other = [',', ';', '\t', '|'].find((d) => d !== options.delimiter && fields.length === 1 && (fields[0] ?? '').includes(d));
     if (other) got += ` (the header looks ${JSON.stringify(other)}-separated; this source expects ${JSON.stringify(options.delimiter)})`;
     throw new InputFileError({ file, line }, `the header lacks required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, got, expected);
@@ -60,8 +73,8 @@ function mapHeader(options: CsvReaderOptions, file: string, fields: readonly str
   const unused = names.filter((n) => !known.has(n));
   if (unused.length > 0) {
     options.logger.warn(
-      { file, columns: unused },
-      `${file}: ignoring column${unused.length > 1 ? 's' : ''} ${unused.join(', ')}, which pipeline ${options.pipeline} does not use`,
+      { file, columns: unused.slice(0, 20) },
+      `${file}: ignoring column${unused.length > 1 ? 's' : ''} ${listNames(unused)}, which pipeline ${options.pipeline} does not use`,
     );
   }
   return { names, width: names.length, index };
