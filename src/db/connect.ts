@@ -118,6 +118,9 @@ async function openPostgres(url: string): Promise<DatabaseHandle> {
   });
   // An idle client that loses its server emits 'error' on the pool; without a listener it kills the process.
   pool.on('error', () => {});
+  // So does a client in use: its query fails with the error, and the 'error' event it also
+  // emits must not crash the process (PostgreSQL stopped in the middle of a run).
+  pool.on('connect', (client) => client.on('error', () => {}));
   const location = redactSecrets(url);
   try {
     const client = await pool.connect();

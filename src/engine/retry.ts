@@ -20,6 +20,17 @@ export function isTransient(error: unknown): boolean {
   return e.cause !== undefined && e.cause !== error ? isTransient(e.cause) : false;
 }
 
+const CONNECTION_SQLSTATE = /^(08\d{3}|57P01|57P02|57P03)$/;
+
+/** The database connection itself failed or was lost (as opposed to a statement failing). */
+export function isConnectionLoss(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const e = error as Error & { code?: unknown; cause?: unknown };
+  if (typeof e.code === 'string' && (CONNECTION_SQLSTATE.test(e.code) || TRANSIENT_NODE_CODES.has(e.code))) return true;
+  if (/Connection terminated|connection (?:refused|reset)|server closed the connection|terminating connection/i.test(e.message)) return true;
+  return e.cause !== undefined && e.cause !== error ? isConnectionLoss(e.cause) : false;
+}
+
 export interface BackoffPolicy {
   /** Attempts in all, the first included. */
   readonly maxAttempts: number;

@@ -2,7 +2,7 @@ import type { ResolvedPipelineConfig } from '../config/load.js';
 import type { DatabaseHandle, SqlConnection } from '../db/connect.js';
 import type { RunTrigger } from '../db/tables/runs.table.js';
 import { DataCheckError, InputFileError, RunInterrupted, errorMessage, redactSecrets, throwIfAborted } from '../errors.js';
-import { isTransient } from './retry.js';
+import { isConnectionLoss, isTransient } from './retry.js';
 import type { Logger } from '../log/logger.js';
 import { checkTableCounts, runChecks, type CheckOutcome } from './checks.js';
 import { describeUnit, discoverFiles, type DiscoveredFile, type Fetcher } from './discover.js';
@@ -141,7 +141,13 @@ export async function runPipeline(
     const counts = tally(files);
     clearInterval(timer);
     await beat;
-    await finishRun(ctx.handle, runId, 'succeeded', counts);
+    try {
+      await finishRun(ctx.handle, runId, 'succeeded', counts);
+    } catch (e) {
+      // Committed already: the run succeeded even if the ledger cannot say so now (the next
+      // process marks it interrupted; its files and counts are in etl.source_files).
+      log.warn({ err: e }, `run ${runId} of ${pipeline.name} committed its data but could not be recorded as succeeded: ${redactSecrets(errorMessage(e))}`);
+    }
     await recordPartitions(ctx.handle, pipeline, runId, options.partitionKey, files, 'succeeded').catch((e: unknown) =>
       log.warn({ err: e }, 'could not record partition status'),
     );
@@ -156,7 +162,7 @@ export async function runPipeline(
     await beat;
     const aborted = error instanceof RunAbort ? error : undefined;
     const cause = aborted ? aborted.cause : error;
-    const message = redactSecrets(errorMessage(cause));
+    const message = describeFailure(ctx.handle, cause);
     // Files loaded before the failure were rolled back with it: only the failed one is reported.
     const files = (aborted?.files ?? []).filter((f) => f.action === 'failed');
     const checks = aborted?.checks ?? [];
@@ -165,7 +171,15 @@ export async function runPipeline(
     });
     const interrupted = cause instanceof RunInterrupted;
     const transient = !interrupted && isTransient(cause);
-    await finishRun(ctx.handle, runId, interrupted ? 'interrupted' : 'failed', { ...ZERO_COUNTS, filesSeen: files.length }, message);
+    try {
+      await finishRun(ctx.handle, runId, interrupted ? 'interrupted' : 'failed', { ...ZERO_COUNTS, filesSeen: files.length }, message);
+    } catch (e) {
+      // The database itself went away (the usual reason for getting here with a connection
+      // error): the run cannot be marked now. Its transaction rolled back all the same, and
+      // the next process marks it interrupted once its heartbeat is stale. The cause reported
+      // is the first failure, not this echo of it.
+      log.warn({ err: e }, `run ${runId} of ${pipeline.name} could not be recorded as failed: ${redactSecrets(errorMessage(e))}`);
+    }
     await recordPartitions(ctx.handle, pipeline, runId, options.partitionKey, files, interrupted ? 'interrupted' : 'failed', message).catch(() => {});
     const summary: RunSummary = {
       runId,
@@ -476,6 +490,14 @@ async function recordPartitions(
       )
       .execute();
   }
+}
+
+/** The run's error: the cause, and when the database went away, that it did and that nothing was kept. */
+function describeFailure(handle: DatabaseHandle, cause: unknown): string {
+  const message = redactSecrets(errorMessage(cause));
+  if (!isConnectionLoss(cause)) return message;
+  const where = handle.kind === 'pglite' ? 'the embedded database' : `the PostgreSQL server at ${handle.location}`;
+  return `lost the connection to ${where} (${message}); the run's transaction rolled back, so nothing from it was kept`;
 }
 
 function logOutcome(log: Logger, summary: RunSummary): void {

@@ -1,7 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ResolvedPipelineConfig } from '../config/load.js';
 import type { AnyPipeline } from './pipeline.js';
-import { backoffDelay, type BackoffPolicy } from './retry.js';
+import { errorMessage, redactSecrets } from '../errors.js';
+import { backoffDelay, isTransient, type BackoffPolicy } from './retry.js';
 import { runPipeline, type RunContext, type RunOptions, type RunSummary } from './run-pipeline.js';
 
 /**
@@ -20,21 +21,31 @@ export async function runWithRetries(
 ): Promise<RunSummary> {
   let summary: RunSummary | undefined;
   for (let attempt = 1; ; attempt++) {
-    summary = await runPipeline(ctx, pipeline, config, {
-      ...options,
-      attempt,
-      ...(summary ? { retryOf: summary.runId } : {}),
-    });
-    if (summary.status !== 'failed' || !summary.transient || attempt >= policy.maxAttempts) return summary;
+    let what: string;
+    try {
+      summary = await runPipeline(ctx, pipeline, config, {
+        ...options,
+        attempt,
+        ...(summary ? { retryOf: summary.runId } : {}),
+      });
+      if (summary.status !== 'failed' || !summary.transient || attempt >= policy.maxAttempts) return summary;
+      what = `run ${summary.runId} of ${pipeline.name} failed transiently`;
+    } catch (error) {
+      // The run could not even be recorded (the database is unreachable): as transient as a
+      // run that failed for that reason, and retried the same way.
+      if (!isTransient(error) || attempt >= policy.maxAttempts) throw error;
+      what = `a run of ${pipeline.name} could not start (${redactSecrets(errorMessage(error))})`;
+    }
     const wait = backoffDelay(policy, attempt);
     ctx.logger.warn(
-      { pipeline: pipeline.name, run_id: summary.runId, attempt, wait_ms: wait },
-      `run ${summary.runId} of ${pipeline.name} failed transiently (attempt ${attempt} of ${policy.maxAttempts}); retrying in ${wait} ms`,
+      { pipeline: pipeline.name, ...(summary ? { run_id: summary.runId } : {}), attempt, wait_ms: wait },
+      `${what} (attempt ${attempt} of ${policy.maxAttempts}); retrying in ${wait} ms`,
     );
     try {
       await sleep(wait, options.signal);
-    } catch {
-      return summary; // shutdown during the wait
+    } catch (error) {
+      if (summary) return summary; // shutdown during the wait
+      throw error;
     }
   }
 }
