@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { code, decimal, isoDate, optional, text } from '../../src/engine/fields.js';
+import { INVALID, code, decimal, isoDate, optional, text, withFastCheck } from '../../src/engine/fields.js';
 import { definePipeline, rowSchema } from '../../src/engine/pipeline.js';
 import { RowRejection } from '../../src/engine/readers/types.js';
 import { ConfigError } from '../../src/errors.js';
@@ -27,11 +27,14 @@ import { syncIndexSettings } from './settings.js';
  * (record kind, index, as-of date from the name, configured cap unit).
  */
 const recordKind = () =>
-  z.string().transform((raw, ctx) => {
-    if (raw === 'cap' || raw === 'issuer') return raw;
-    ctx.addIssue({ code: 'custom', message: `got ${JSON.stringify(raw)}, expected cap or issuer`, input: raw });
-    return z.NEVER;
-  });
+  withFastCheck(
+    z.string().transform((raw, ctx) => {
+      if (raw === 'cap' || raw === 'issuer') return raw;
+      ctx.addIssue({ code: 'custom', message: `got ${JSON.stringify(raw)}, expected cap or issuer`, input: raw });
+      return z.NEVER;
+    }),
+    (raw) => (raw === 'cap' || raw === 'issuer' ? raw : INVALID),
+  );
 
 const row = rowSchema({
   record_kind: recordKind(),
@@ -233,6 +236,9 @@ export const indexConstituents = definePipeline({
                    array_agg(r.line_no order by r.line_no) as lines
             from raw.index_constituents r
             where r.run_id = current_setting('bubblewatch.run_id')::bigint and r.record_kind = 'cap'
+              -- this run's rows are in its own files, at the end of the table (BRIN on file_id)
+              and r.file_id >= (select min(f.file_id) from etl.source_files f
+                                where f.run_id = current_setting('bubblewatch.run_id')::bigint)
             group by 1, 2, 3, 4 having count(*) > 1`,
     },
     {

@@ -124,6 +124,29 @@ export function asOfFromFileName(file: string, layout: ResolvedLayout): string {
   return `${parts[1]}-${parts[2]}-${parts[3]}`;
 }
 
+/**
+ * A record of one CSV row. Its raw text is needed only when the row is rejected, so it is
+ * written back from the fields on demand instead of for every row.
+ */
+class CsvRowRecord implements SourceRecord {
+  readonly problems?: readonly RejectProblem[];
+
+  constructor(
+    readonly line: number,
+    readonly fields: Readonly<Record<string, string | undefined>>,
+    readonly positions: ReadonlyMap<string, number>,
+    private readonly cells: readonly string[],
+    private readonly delimiter: string,
+    problems: readonly RejectProblem[] | undefined,
+  ) {
+    if (problems) this.problems = problems;
+  }
+
+  get rawText(): string {
+    return Papa.unparse([this.cells as string[]], { delimiter: this.delimiter, newline: '\n' });
+  }
+}
+
 export function indexConstituentsReader(runtime: PipelineRuntime, logger: Logger): RecordReader {
   const options = indexOptions(runtime);
   return {
@@ -135,6 +158,8 @@ export function indexConstituentsReader(runtime: PipelineRuntime, logger: Logger
         layout.kind === 'cap'
           ? { record_kind: 'cap', index_code: plan.index, market_cap_unit: plan.marketCapUnit === null ? undefined : String(plan.marketCapUnit) }
           : { record_kind: 'issuer' };
+      const impliedNames = Object.keys(implied);
+      const impliedValues = impliedNames.map((k) => implied[k]);
       logger.debug({ file: path, layout: layout.name, kind: layout.kind, index: plan.index, as_of: asOf }, `${path}: reading as layout ${layout.name}`);
       let header: HeaderMap | undefined;
       const result = await readCsvFile({
@@ -145,19 +170,20 @@ export function indexConstituentsReader(runtime: PipelineRuntime, logger: Logger
         },
         onRows: async (rows) => {
           const map = header!;
-          const records: SourceRecord[] = rows.map((row) => {
-            const fields: Record<string, string | undefined> = { ...implied };
+          const positions = map.positions;
+          const fieldNames = [...map.index.keys()];
+          const fieldColumns = [...map.index.values()];
+          const records: SourceRecord[] = new Array(rows.length);
+          for (let r = 0; r < rows.length; r++) {
+            const row = rows[r]!;
+            const cells = row.fields;
+            const fields: Record<string, string | undefined> = {};
+            for (let k = 0; k < impliedNames.length; k++) fields[impliedNames[k]!] = impliedValues[k];
             if (asOf !== undefined) fields.as_of = asOf;
-            for (const [field, i] of map.index) fields[field] = row.fields[i];
-            const problems = shapeProblems(row.fields, map, row.malformedQuotes);
-            return {
-              line: row.line,
-              fields,
-              positions: map.positions,
-              rawText: Papa.unparse([row.fields as string[]], { delimiter: layout.delimiter, newline: '\n' }),
-              ...(problems ? { problems } : {}),
-            };
-          });
+            for (let k = 0; k < fieldNames.length; k++) fields[fieldNames[k]!] = cells[fieldColumns[k]!];
+            const problems = cells.length === map.width && !row.malformedQuotes ? undefined : shapeProblems(cells, map, row.malformedQuotes);
+            records[r] = new CsvRowRecord(row.line, fields, positions, cells, layout.delimiter, problems);
+          }
           await sink(records);
         },
       });
