@@ -5,6 +5,10 @@
 -- the run is a full refresh: issuers and sectors of every date may have changed.
 -- The rows this run loaded are not in the planner's statistics yet; without them it picks nested loops over thousands of rows.
 analyze raw.index_constituents;
+-- The one-row settings and the override lists too: never analyzed, they are guessed at hundreds
+-- of rows, which multiplies every estimate that joins them and switches on JIT compilation that
+-- costs more than the query.
+analyze core.index_settings, core.index_issuer_overrides, core.index_sector_overrides, core.gics_sector_names;
 
 insert into core.index_refresh_scope (run_id, index_code, as_of)
 with settings as (
@@ -31,11 +35,13 @@ everything as (
   from settings s
 ),
 
+-- The range lets the BRIN index on file_id skip the rest of the table.
 touched_dates as (
   select distinct r.index_code, r.as_of
   from raw.index_constituents r
   join touched_files t on t.file_id = r.file_id
   where r.record_kind = 'cap'
+    and r.file_id between (select min(file_id) from touched_files) and (select max(file_id) from touched_files)
 ),
 
 all_dates as (
