@@ -78,6 +78,15 @@ async function snapshotCore(handle: DatabaseHandle): Promise<Record<string, unkn
   return out;
 }
 
+/** The core tables without the file and run ids, which differ between databases. */
+function withoutProvenance(core: Record<string, unknown[]>): Record<string, unknown[]> {
+  const strip = (row: unknown) => {
+    const { file_id: _f, run_id: _r, ...rest } = row as Record<string, unknown>;
+    return rest;
+  };
+  return Object.fromEntries(Object.entries(core).map(([table, list]) => [table, list.map(strip)]));
+}
+
 async function counts(handle: DatabaseHandle) {
   const [row] = await rows<Record<string, number>>(
     handle,
@@ -420,6 +429,37 @@ describeEachDatabase('index-constituents pipeline', (kind) => {
     const refresh = await runOnce(db.handle, pipeline, config(inbox, SNAPSHOT_OPTIONS), { fullRefresh: true });
     expect(refresh.status).toBe('succeeded');
     expect(await snapshotCore(db.handle)).toEqual(before.core);
+  });
+
+  it('adding dates one run at a time, in any order, gives what one run over all the files gives', async () => {
+    // Incremental runs recompute the history columns and cap changes from the first changed
+    // date on (all of them when it is on or before a base date): check against a full refresh.
+    const db = await useDatabase(kind);
+    const inbox = makeInbox();
+    const options = { ...SAMPLE_OPTIONS, base_dates: ['2018-01-01', '2025-02-01'] };
+    const order = [
+      'issuers-historical.csv', 'constituents.csv',
+      'constituents-financials_2024-10-25.csv', 'constituents-financials_2026-06-30.csv', // after the base dates
+      'constituents-financials_2013-02-10.csv', // before all of them: every comparison moves
+      'constituents-financials_2026-08-22.csv', // a new last day
+      'constituents-financials_2016-07-10.csv', 'constituents-financials_2025-02-01.csv', // on a base date
+      'constituents-financials_2018-02-08.csv', // between the base dates
+    ];
+    for (const name of order) {
+      copyFileSync(join(SAMPLE, name), join(inbox, name));
+      const run = await runOnce(db.handle, pipeline, config(inbox, options));
+      expect(run.status, name).toBe('succeeded');
+    }
+    const incremental = withoutProvenance(await snapshotCore(db.handle));
+    expect(incremental.index_concentration).toHaveLength(7);
+    expect(incremental.index_cap_changes!.length).toBeGreaterThan(6);
+
+    // The same files in one run, into another database (file and run ids differ there).
+    const once = await useDatabase(kind);
+    const all = makeInbox();
+    for (const name of order) copyFileSync(join(SAMPLE, name), join(all, name));
+    expect((await runOnce(once.handle, pipeline, config(all, options))).status).toBe('succeeded');
+    expect(withoutProvenance(await snapshotCore(once.handle))).toEqual(incremental);
   });
 
   it('recomputes every date when a computing option changes, and not when it does not', async () => {

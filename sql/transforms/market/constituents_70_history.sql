@@ -1,10 +1,14 @@
--- core.index_concentration, history columns: each date against the index's own history,
--- recomputed over every date of the indices in this run's scope (a new or changed date moves
--- the rolling averages and percentiles of the dates after it). Rows whose figures do not
--- change are not rewritten.
+-- core.index_concentration, history columns: each date against the index's own history.
+-- A changed date moves the previous-snapshot changes, rolling averages and percentiles of
+-- the dates after it and of no date before it, so the dates from the first one in this
+-- run's scope on are recomputed (a new trading day: that day only), each against the whole
+-- history before it. Rows whose figures do not change are not rewritten.
 --   previous_as_of, *_change   the index's snapshot before this one, and the change since
 --   *_rolling_avg              average over the snapshots of the last rolling_window_days days
 --   *_percentile               share of the snapshots up to this date at or below this value
+-- Fresh statistics for the dates just rebuilt (constituents_40_concentration.sql), read here and in constituents_80_cap_changes.sql.
+analyze core.index_concentration;
+
 with settings as (
   select rolling_window_days from core.index_settings
   union all
@@ -12,13 +16,15 @@ with settings as (
 ),
 
 indices as (
-  select distinct index_code
+  select index_code, min(as_of) as recompute_from
   from core.index_refresh_scope
   where run_id = current_setting('bubblewatch.run_id')::bigint
+  group by index_code
 ),
 
 snapshots as (
   select c.index_code, c.as_of, c.top10_share, c.effective_n, c.tech_sector_share,
+         c.as_of >= i.recompute_from as is_recomputed,
          lag(c.as_of) over w as previous_as_of,
          c.top10_share - lag(c.top10_share) over w as top10_share_change,
          c.effective_n - lag(c.effective_n) over w as effective_n_change
@@ -39,6 +45,7 @@ rolling as (
     on h.index_code = s.index_code
    and h.as_of <= s.as_of
    and h.as_of > s.as_of - st.rolling_window_days
+  where s.is_recomputed
   group by s.index_code, s.as_of, st.rolling_window_days
 ),
 
@@ -51,6 +58,7 @@ ranks as (
               then (count(*) filter (where h.effective_n <= s.effective_n))::numeric / count(h.effective_n) end as effective_n_percentile
   from snapshots s
   join snapshots h on h.index_code = s.index_code and h.as_of <= s.as_of
+  where s.is_recomputed
   group by s.index_code, s.as_of, s.top10_share, s.effective_n
 ),
 
