@@ -133,30 +133,43 @@ export const indexConstituents = definePipeline({
   checks: [
     {
       name: 'index_constituents_key_unique',
-      description: 'core.index_constituents has one row per (index_code, as_of, ticker_key)',
+      description: 'core.index_constituents has one row per (index_code, as_of, ticker_key) on the dates this run recomputed',
       severity: 'error',
-      sql: `select index_code, as_of, ticker_key, count(*) as n from core.index_constituents group by 1, 2, 3 having count(*) > 1`,
+      sql: `select c.index_code, c.as_of, c.ticker_key, count(*) as n
+            from core.index_constituents c
+            join core.index_refresh_scope s on s.index_code = c.index_code and s.as_of = c.as_of
+                                            and s.run_id = current_setting('bubblewatch.run_id')::bigint
+            group by 1, 2, 3 having count(*) > 1`,
     },
     {
       name: 'index_issuers_key_unique',
-      description: 'core.index_issuers has one row per (index_code, as_of, issuer_id)',
+      description: 'core.index_issuers has one row per (index_code, as_of, issuer_id) on the dates this run recomputed',
       severity: 'error',
-      sql: `select index_code, as_of, issuer_id, count(*) as n from core.index_issuers group by 1, 2, 3 having count(*) > 1`,
+      sql: `select i.index_code, i.as_of, i.issuer_id, count(*) as n
+            from core.index_issuers i
+            join core.index_refresh_scope s on s.index_code = i.index_code and s.as_of = i.as_of
+                                            and s.run_id = current_setting('bubblewatch.run_id')::bigint
+            group by 1, 2, 3 having count(*) > 1`,
     },
     {
       name: 'index_weights_sum_to_one',
-      description: 'the issuer weights of each index and date with a known cap add up to 1',
+      description: 'the issuer weights of each index and date with a known cap add up to 1 (the dates this run recomputed)',
       severity: 'error',
-      sql: `select index_code, as_of, sum(weight) as total_weight
-            from core.index_issuers where weight is not null
-            group by 1, 2 having abs(sum(weight) - 1) > 1e-9`,
+      sql: `select i.index_code, i.as_of, sum(i.weight) as total_weight
+            from core.index_issuers i
+            join core.index_refresh_scope s on s.index_code = i.index_code and s.as_of = i.as_of
+                                            and s.run_id = current_setting('bubblewatch.run_id')::bigint
+            where i.weight is not null
+            group by 1, 2 having abs(sum(i.weight) - 1) > 1e-9`,
     },
     {
       name: 'index_concentration_in_range',
-      description: 'shares and HHI are within [0, 1], effective N is between 1 and the number of issuers, and top-N shares grow with N',
+      description: 'shares and HHI are within [0, 1], effective N is between 1 and the number of issuers, and top-N shares grow with N (the dates this run recomputed)',
       severity: 'error',
       sql: `select c.index_code, c.as_of, c.top10_share, c.hhi, c.effective_n, c.tech_sector_share
             from core.index_concentration c
+            join core.index_refresh_scope s on s.index_code = c.index_code and s.as_of = c.as_of
+                                            and s.run_id = current_setting('bubblewatch.run_id')::bigint
             where c.top10_share not between 0 and 1 or c.hhi not between 0 and 1 or c.tech_sector_share not between 0 and 1
                or c.effective_n < 1 - 1e-9 or c.effective_n > c.issuers_with_cap + 1e-9
                or exists (

@@ -3,8 +3,18 @@
 -- recomputed from what remains, and vanish if no current file holds them any more). Every
 -- date when an issuer map was loaded or superseded, the settings changed (full refresh) or
 -- the run is a full refresh: issuers and sectors of every date may have changed.
--- The rows this run loaded are not in the planner's statistics yet; without them it picks nested loops over thousands of rows.
-analyze raw.index_constituents;
+-- The rows this run loaded are not in the planner's statistics yet; without them it picks nested
+-- loops over thousands of rows. That matters when they are a sizeable part of the table (a first
+-- load, a backfill); one new day among years of them changes nothing, and sampling the table
+-- would cost more than the rest of the run.
+do $$
+begin
+  if (select coalesce(sum(f.rows_loaded), 0) from etl.source_files f
+      where f.run_id = current_setting('bubblewatch.run_id')::bigint) * 10
+     >= (select greatest(c.reltuples, 0) from pg_class c where c.oid = 'raw.index_constituents'::regclass) then
+    analyze raw.index_constituents;
+  end if;
+end $$;
 -- The one-row settings and the override lists too: never analyzed, they are guessed at hundreds
 -- of rows, which multiplies every estimate that joins them and switches on JIT compilation that
 -- costs more than the query.

@@ -10,8 +10,15 @@
 --                  largest class that has one counts;
 --   per_class      the revenues of the classes with a cap are summed, and the issuer has
 --                  none unless each of them has one (a part would overstate its P/S).
--- Fresh statistics for the rows just rebuilt (see constituents_10_scope.sql).
-analyze core.index_constituents;
+-- Fresh statistics for the rows just rebuilt, when they are a sizeable part of the table (see
+-- constituents_10_scope.sql): this run's dates are a tenth of the history or more.
+do $$
+begin
+  if (select count(*) from core.index_refresh_scope where run_id = current_setting('bubblewatch.run_id')::bigint) * 10
+     >= (select count(*) from core.index_concentration) then
+    analyze core.index_constituents;
+  end if;
+end $$;
 
 delete from core.index_issuers i
 using core.index_refresh_scope s

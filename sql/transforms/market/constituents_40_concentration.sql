@@ -3,8 +3,15 @@
 -- Every share is over issuers with a known cap; rows with a missing cap are counted and listed.
 -- Price-to-sales: Σ cap / Σ TTM revenue over the issuers with both, and their count and
 -- share of the total cap (the coverage).
--- Fresh statistics for the issuers just rebuilt, which this and the later transforms read.
-analyze core.index_issuers;
+-- Fresh statistics for the issuers just rebuilt, which this and the later transforms read (when
+-- this run's dates are a tenth of the history or more; see constituents_10_scope.sql).
+do $$
+begin
+  if (select count(*) from core.index_refresh_scope where run_id = current_setting('bubblewatch.run_id')::bigint) * 10
+     >= (select count(*) from core.index_concentration) then
+    analyze core.index_issuers;
+  end if;
+end $$;
 
 delete from core.index_concentration c
 using core.index_refresh_scope s

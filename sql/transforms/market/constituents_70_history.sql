@@ -6,8 +6,15 @@
 --   previous_as_of, *_change   the index's snapshot before this one, and the change since
 --   *_rolling_avg              average over the snapshots of the last rolling_window_days days
 --   *_percentile               share of the snapshots up to this date at or below this value
--- Fresh statistics for the dates just rebuilt (constituents_40_concentration.sql), read here and in constituents_80_cap_changes.sql.
-analyze core.index_concentration;
+-- Fresh statistics for the dates just rebuilt (constituents_40_concentration.sql), read here and in
+-- constituents_80_cap_changes.sql, when this run's dates are a tenth of the history or more.
+do $$
+begin
+  if (select count(*) from core.index_refresh_scope where run_id = current_setting('bubblewatch.run_id')::bigint) * 10
+     >= (select count(*) from core.index_concentration) then
+    analyze core.index_concentration;
+  end if;
+end $$;
 
 with settings as (
   select rolling_window_days from core.index_settings
