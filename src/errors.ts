@@ -132,6 +132,11 @@ export function redactSecrets(text: string): string {
   return out.replace(/(password\s*=\s*)('[^']*'|\S+)/gi, '$1***');
 }
 
+/** A message PostgreSQL can store: text columns refuse NUL, so it is written \u0000 (as JSON would). */
+export function withoutNul(text: string): string {
+  return text.includes('\u0000') ? text.replace(/\u0000/g, '\\u0000') : text;
+}
+
 /** `user:` then the password up to `@`, right after "://". */
 const USERINFO = /([^:/?#\s@]*:)([^@/\s]*)@/y;
 

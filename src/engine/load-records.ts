@@ -57,6 +57,12 @@ export function csvField(value: CopyValue): string {
   return '"' + value.replace(/"/g, '""') + '"';
 }
 
+/** Text PostgreSQL can store: at most RAW_TEXT_LIMIT characters, and no NUL (text and jsonb refuse it). */
+function storable(text: string): string {
+  const clipped = text.length > RAW_TEXT_LIMIT ? text.slice(0, RAW_TEXT_LIMIT) : text;
+  return clipped.includes('\u0000') ? clipped.replace(/\u0000/g, '\\u0000') : clipped;
+}
+
 export function problemText(problems: readonly RejectProblem[]): string {
   return problems.map((p) => (p.column ? `column '${p.column}': ${p.message}` : p.message)).join('; ');
 }
@@ -125,9 +131,9 @@ export async function loadUnit(
   };
 
   const reject = (record: SourceRecord, problems: readonly RejectProblem[]) => {
-    const rawText = record.rawText.length > RAW_TEXT_LIMIT ? record.rawText.slice(0, RAW_TEXT_LIMIT) : record.rawText;
-    // The offending value is kept like the raw text: its first 1 MB.
-    const clipped = problems.map((p) => (p.value !== null && p.value.length > RAW_TEXT_LIMIT ? { ...p, value: p.value.slice(0, RAW_TEXT_LIMIT) } : p));
+    const rawText = storable(record.rawText);
+    // The offending value is kept like the raw text: its first 1 MB, NUL bytes written \u0000.
+    const clipped = problems.map((p) => (p.value === null ? p : { ...p, value: storable(p.value) }));
     rejects.push({ line: record.line, locator: record.locator ?? null, problems: clipped, rawText });
     rejectChars += rawText.length;
     rejected++;

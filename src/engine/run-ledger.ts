@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { sql } from 'kysely';
 import type { DatabaseHandle } from '../db/connect.js';
 import type { Run, RunStatus, RunTrigger } from '../db/tables/runs.table.js';
-import { redactSecrets } from '../errors.js';
+import { redactSecrets, withoutNul } from '../errors.js';
 
 /** Repository functions for etl.runs. They take the database handle first, like kysely's examples. */
 
@@ -84,7 +84,7 @@ export async function finishRun(
       rows_loaded: counts.rowsLoaded,
       rows_rejected: counts.rowsRejected,
       rows_skipped: counts.rowsSkipped,
-      error: error === undefined ? null : redactSecrets(error),
+      error: error === undefined ? null : withoutNul(redactSecrets(error)),
     })
     .where('run_id', '=', runId)
     .execute();

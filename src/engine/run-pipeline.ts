@@ -1,7 +1,7 @@
 import type { ResolvedPipelineConfig } from '../config/load.js';
 import type { DatabaseHandle, SqlConnection } from '../db/connect.js';
 import type { RunTrigger } from '../db/tables/runs.table.js';
-import { DataCheckError, InputFileError, RunInterrupted, errorMessage, redactSecrets, throwIfAborted } from '../errors.js';
+import { DataCheckError, InputFileError, RunInterrupted, errorMessage, redactSecrets, throwIfAborted, withoutNul } from '../errors.js';
 import { isConnectionLoss, isTransient } from './retry.js';
 import type { Logger } from '../log/logger.js';
 import { checkTableCounts, runChecks, type CheckOutcome } from './checks.js';
@@ -229,7 +229,7 @@ async function loadAndTransform(
       files.push(outcome);
       loadedShas.set(file.sha256, { fileId: outcome.fileId, runId });
     } catch (error) {
-      files.push({ action: 'failed', file, message: redactSecrets(errorMessage(error)) });
+      files.push({ action: 'failed', file, message: withoutNul(redactSecrets(errorMessage(error))) });
       throw new RunAbort(error, files, []);
     }
   }
@@ -494,7 +494,7 @@ async function recordPartitions(
 
 /** The run's error: the cause, and when the database went away, that it did and that nothing was kept. */
 function describeFailure(handle: DatabaseHandle, cause: unknown): string {
-  const message = redactSecrets(errorMessage(cause));
+  const message = withoutNul(redactSecrets(errorMessage(cause)));
   if (!isConnectionLoss(cause)) return message;
   const where = handle.kind === 'pglite' ? 'the embedded database' : `the PostgreSQL server at ${handle.location}`;
   return `lost the connection to ${where} (${message}); the run's transaction rolled back, so nothing from it was kept`;

@@ -1,3 +1,5 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import Papa from 'papaparse';
 import type { RejectProblem } from '../../db/tables/rejects.table.js';
 import { InputFileError } from '../../errors.js';
@@ -82,7 +84,7 @@ function mapHeader(options: CsvReaderOptions, file: string, fields: readonly str
 
 function shapeProblems(fields: readonly string[], header: HeaderMap, malformedQuotes: boolean): RejectProblem[] | undefined {
   if (malformedQuotes) {
-    return [{ column: null, column_no: null, value: null, message: 'a stray double quote inside a field; quote the whole field and double any quote inside it' }];
+    return [{ column: null, column_no: null, value: null, message: STRAY_QUOTE }];
   }
   const n = fields.length;
   if (n < header.width) {
@@ -101,11 +103,55 @@ function shapeProblems(fields: readonly string[], header: HeaderMap, malformedQu
   return undefined;
 }
 
+const STRAY_QUOTE = 'a stray double quote inside a field; quote the whole field and double any quote inside it';
+
+/** A row with a stray quote that papaparse ran on into the lines after it, looking for a closing quote. */
+interface Runaway {
+  readonly first: number;
+  readonly last: number;
+}
+
+function newlinesIn(fields: readonly string[]): number {
+  let n = 0;
+  for (const f of fields) for (let i = f.indexOf('\n'); i !== -1; i = f.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/** The physical lines `first`..`last` of each span, read again from the file. */
+async function readLines(path: string, spans: readonly Runaway[]): Promise<Map<number, string>> {
+  const wanted = new Set(spans.flatMap((s) => Array.from({ length: s.last - s.first + 1 }, (_, i) => s.first + i)));
+  const last = Math.max(...wanted);
+  const lines = new Map<number, string>();
+  const reader = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+  let n = 0;
+  for await (const text of reader) {
+    n++;
+    if (wanted.has(n)) lines.set(n, text);
+    if (n >= last) break;
+  }
+  reader.close();
+  return lines;
+}
+
 export function csvReader(options: CsvReaderOptions): RecordReader {
   return {
     async read(path, sink) {
       let header: HeaderMap | undefined;
       let positions: ReadonlyMap<string, number> | undefined;
+      const runaways: Runaway[] = [];
+      const record = (line: number, row: readonly string[], malformedQuotes: boolean, rawText?: string): SourceRecord => {
+        const map = header!;
+        const fields: Record<string, string | undefined> = {};
+        for (const [name, i] of map.index) fields[name] = row[i];
+        const problems = shapeProblems(row, map, malformedQuotes);
+        return {
+          line,
+          fields,
+          positions,
+          rawText: rawText ?? Papa.unparse([row as string[]], { delimiter: options.delimiter, newline: '\n' }),
+          ...(problems ? { problems } : {}),
+        };
+      };
       const result = await readCsvFile({
         file: path,
         delimiter: options.delimiter,
@@ -114,23 +160,40 @@ export function csvReader(options: CsvReaderOptions): RecordReader {
           positions = new Map([...header.index].map(([name, i]) => [name, i + 1]));
         },
         onRows: async (rows) => {
-          const map = header!;
-          const records: SourceRecord[] = rows.map((row) => {
-            const fields: Record<string, string | undefined> = {};
-            for (const [name, i] of map.index) fields[name] = row.fields[i];
-            const problems = shapeProblems(row.fields, map, row.malformedQuotes);
-            return {
-              line: row.line,
-              fields,
-              positions,
-              rawText: Papa.unparse([row.fields as string[]], { delimiter: options.delimiter, newline: '\n' }),
-              ...(problems ? { problems } : {}),
-            };
-          });
-          await sink(records);
+          const records: SourceRecord[] = [];
+          for (const row of rows) {
+            // A stray quote that swallowed the lines after it: those lines are read again, one by one, below.
+            const swallowed = row.malformedQuotes ? newlinesIn(row.fields) : 0;
+            if (swallowed > 0) runaways.push({ first: row.line, last: row.line + swallowed });
+            else records.push(record(row.line, row.fields, row.malformedQuotes));
+          }
+          if (records.length > 0) await sink(records);
         },
       });
-      return { read: result.dataRows, skipped: 0 };
+      let read = result.dataRows;
+      if (runaways.length > 0) {
+        // The line with the stray quote is rejected; each line it swallowed is a row of its own again.
+        const lines = await readLines(path, runaways);
+        const records: SourceRecord[] = [];
+        for (const span of runaways) {
+          read--;
+          for (let n = span.first; n <= span.last; n++) {
+            const text = lines.get(n) ?? '';
+            if (n > span.first && text.trim() === '') continue;
+            read++;
+            if (n === span.first) {
+              records.push({ line: n, fields: {}, positions, rawText: text, problems: [{ column: null, column_no: null, value: null, message: STRAY_QUOTE }] });
+              continue;
+            }
+            const parsed = Papa.parse<string[]>(text, { delimiter: options.delimiter, header: false, skipEmptyLines: false });
+            const fields = parsed.data[0] ?? [''];
+            const broken = parsed.errors.some((e) => e.code === 'InvalidQuotes' || e.code === 'MissingQuotes') || parsed.data.length > 1;
+            records.push(record(n, fields, broken, text));
+          }
+        }
+        await sink(records);
+      }
+      return { read, skipped: 0 };
     },
   };
 }
