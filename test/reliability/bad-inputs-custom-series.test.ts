@@ -1,0 +1,3 @@
+import { defineCorpusTests } from './corpus.js';
+
+defineCorpusTests('bad inputs: custom-series CSV', (c) => c.pipeline === 'custom-series' && !c.http);

@@ -1,0 +1,3 @@
+import { defineCorpusTests } from './corpus.js';
+
+defineCorpusTests('bad inputs: Shiller and FRED', (c) => (c.pipeline === 'shiller' || c.pipeline === 'fred') && !c.http);

@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { PACKAGE_ROOT } from '../../src/paths.js';
+
+/**
+ * The bad-input corpus table, test/fixtures/bad/cases.yaml, validated. See the comment at
+ * the top of that file (and its README.md) for what each field means.
+ */
+
+export const BAD_DIR = join(PACKAGE_ROOT, 'test', 'fixtures', 'bad');
+export const CASES_FILE = join(BAD_DIR, 'cases.yaml');
+
+export const PIPELINES = ['custom-series', 'company-metrics', 'index-constituents', 'shiller', 'fred', 'sec-companyfacts', 'sec-fsds'] as const;
+export type PipelineName = (typeof PIPELINES)[number];
+
+const counts = z.strictObject({
+  read: z.number().int().min(0),
+  loaded: z.number().int().min(0),
+  rejected: z.number().int().min(0),
+  skipped: z.number().int().min(0),
+});
+export type Counts = z.infer<typeof counts>;
+
+const generator = z
+  .object({
+    kind: z.enum(['bom', 'crlf', 'latin1', 'append-line', 'one-line', 'truncate', 'deep-json', 'deep-json-value', 'zip', 'empty']),
+    name: z.string().min(1),
+    from: z.string().optional(),
+  })
+  .passthrough();
+export type GeneratorSpec = z.infer<typeof generator> & Record<string, unknown>;
+
+const regex = z.string().transform((source, ctx) => {
+  try {
+    return new RegExp(source, 's');
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `not a regular expression: ${(error as Error).message}` });
+    return z.NEVER;
+  }
+});
+
+const caseSchema = z
+  .strictObject({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
+    pipeline: z.enum(PIPELINES),
+    input: z.string().optional(),
+    generate: generator.optional(),
+    http: z.string().optional(),
+    outcome: z.enum(['loads', 'rejects', 'fails']),
+    counts: counts.optional(),
+    message: regex.optional(),
+    reject_lines: z.array(z.number().int().min(1)).optional(),
+    clean: z.string().optional(),
+    /** The good file loaded before a failing one (default: the pipeline's in `companions`; null: none). */
+    companion: z.string().nullable().optional(),
+    assert: z.array(z.strictObject({ sql: z.string(), rows: z.array(z.array(z.string().nullable())) })).default([]),
+    options: z.record(z.string(), z.unknown()).default({}),
+    archives: z.record(z.string(), z.unknown()).optional(),
+    fetch: z.record(z.string(), z.unknown()).default({}),
+    timeout_s: z.number().positive().default(60),
+  })
+  .superRefine((c, ctx) => {
+    const sources = [c.input, c.generate, c.http].filter((s) => s !== undefined).length;
+    if (sources !== 1) ctx.addIssue({ code: 'custom', message: `${c.id}: give exactly one of input, generate, http` });
+    if (c.outcome === 'fails' && !c.message) ctx.addIssue({ code: 'custom', message: `${c.id}: a failing case needs the expected message` });
+    if (c.outcome === 'rejects') {
+      if (!c.message) ctx.addIssue({ code: 'custom', message: `${c.id}: a rejecting case needs the expected reject reason` });
+      if (!c.reject_lines) ctx.addIssue({ code: 'custom', message: `${c.id}: a rejecting case lists its reject_lines` });
+      if (!c.clean && !c.input) ctx.addIssue({ code: 'custom', message: `${c.id}: a rejecting case without an input file needs clean` });
+    }
+    if (c.outcome !== 'fails' && !c.counts) ctx.addIssue({ code: 'custom', message: `${c.id}: give the expected counts` });
+    if (c.counts && c.counts.read !== c.counts.loaded + c.counts.rejected + c.counts.skipped) {
+      ctx.addIssue({ code: 'custom', message: `${c.id}: expected counts do not reconcile` });
+    }
+    if (c.outcome === 'rejects' && c.counts && c.counts.rejected === 0) ctx.addIssue({ code: 'custom', message: `${c.id}: rejects but expects none rejected` });
+    if (c.outcome === 'loads' && c.counts && c.counts.rejected !== 0) ctx.addIssue({ code: 'custom', message: `${c.id}: loads but expects rejects` });
+    if (c.reject_lines && c.counts && c.reject_lines.length !== c.counts.rejected) {
+      ctx.addIssue({ code: 'custom', message: `${c.id}: reject_lines and counts.rejected differ` });
+    }
+  });
+
+export type BadCase = z.infer<typeof caseSchema>;
+
+const fileSchema = z.strictObject({
+  companions: z.record(z.enum(PIPELINES), z.string()),
+  cases: z.array(caseSchema).min(1),
+});
+
+export interface Corpus {
+  readonly companions: Readonly<Partial<Record<PipelineName, string>>>;
+  readonly cases: readonly BadCase[];
+}
+
+let cached: Corpus | undefined;
+
+export function loadCorpus(): Corpus {
+  if (cached) return cached;
+  const parsed = fileSchema.safeParse(parse(readFileSync(CASES_FILE, 'utf8')));
+  if (!parsed.success) {
+    throw new Error(`${CASES_FILE}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  const ids = new Set<string>();
+  for (const c of parsed.data.cases) {
+    if (ids.has(c.id)) throw new Error(`${CASES_FILE}: case id ${c.id} appears twice`);
+    ids.add(c.id);
+  }
+  cached = parsed.data;
+  return cached;
+}

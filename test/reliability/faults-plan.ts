@@ -1,0 +1,15 @@
+/**
+ * Every fault the reliability suite injects, by id. The summary expects an outcome from each:
+ * a fault whose test did not run (skipped, filtered out, crashed) is reported as not injected,
+ * so the count of faults cannot shrink silently.
+ */
+export const FAULTS = [
+  'server-stopped-mid-load',
+  'server-stopped-mid-transform',
+  'sigkill-mid-run-pglite',
+  'sigkill-mid-run-postgres',
+  'concurrent-manual-runs-pglite',
+  'concurrent-manual-runs-postgres',
+] as const;
+
+export type FaultId = (typeof FAULTS)[number];

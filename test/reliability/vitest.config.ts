@@ -1,0 +1,20 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+/**
+ * `npm run test:reliability`: only the reliability tests (the bad-input corpus and fault
+ * injection), with the usual global setup (build, database templates, PostgreSQL) plus the
+ * summary that prints one line computed from every case's and fault's outcome.
+ */
+export default defineConfig({
+  root: fileURLToPath(new URL('../..', import.meta.url)),
+  test: {
+    include: ['test/reliability/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts', 'test/reliability/summary.ts'],
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    reporters: ['default'],
+  },
+});
