@@ -351,7 +351,7 @@ function summarise(step: StepName, label: string, unit: string, reps: RepOutcome
 const LABELS: Record<StepName, { label: (db: DbKind | 'none', psql: boolean) => string; unit: string }> = {
   'caps-ingest': { label: () => 'caps ingest: bubblewatch, one big CSV → raw', unit: 'rows' },
   'caps-copy-baseline': { label: () => 'caps COPY baseline: bare unindexed table', unit: 'rows' },
-  'caps-copy-indexed': { label: () => 'caps COPY: table like raw (PK, index, checks)', unit: 'rows' },
+  'caps-copy-indexed': { label: () => 'caps COPY: table like raw (indexes, checks)', unit: 'rows' },
   'caps-copy-node': { label: () => 'caps COPY via pg-copy-streams, bare table', unit: 'rows' },
   'caps-full-run': { label: () => 'caps full run: yearly files, transforms+checks', unit: 'rows' },
   'caps-incremental': { label: () => 'caps incremental run: +1 trading day', unit: 'rows' },
