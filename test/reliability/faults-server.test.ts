@@ -168,7 +168,7 @@ async function serverStopsMidRun(s: Scenario): Promise<void> {
               (select count(*)::int from core.custom_series) as core,
               (select count(*)::int from etl.source_files) as files,
               (select count(*)::int from etl.rejects) as rejects,
-              (select count(*)::int from pg_locks where locktype = 'advisory') as advisory_locks`,
+              (select count(*)::int from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())) as advisory_locks`,
     );
     expect(left).toEqual({ raw: 0, core: 0, files: 0, rejects: 0, advisory_locks: 0 });
 
