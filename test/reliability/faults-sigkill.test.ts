@@ -28,8 +28,9 @@ describeEachDatabase('a process killed mid-run', (kind) => {
 
     const victim = bubblewatch(['--config', file, 'run', 'custom-series', '--no-preview'], db.env);
     // Found its file (the next step opens the run's transaction and loads it): kill it mid-load.
+    // Soon after, so that even a fast machine has not finished 30,000 rows and their transform.
     expect(await waitFor(victim, '"msg":"found 1 source unit(s)', 30_000), victim.stderr.slice(-1000)).toBe(true);
-    await sleep(300);
+    await sleep(100);
     victim.child.kill('SIGKILL');
     await victim.exited;
     expect(victim.child.signalCode).toBe('SIGKILL');
