@@ -17,8 +17,9 @@ begin
 end $$;
 -- The one-row settings and the override lists too: never analyzed, they are guessed at hundreds
 -- of rows, which multiplies every estimate that joins them and switches on JIT compilation that
--- costs more than the query.
-analyze core.index_settings, core.index_issuer_overrides, core.index_sector_overrides, core.gics_sector_names;
+-- costs more than the query. And the file list (one row a file): constituents_20_rows.sql leaves
+-- out the rows of superseded files by an anti-join that is estimated from it.
+analyze core.index_settings, core.index_issuer_overrides, core.index_sector_overrides, core.gics_sector_names, etl.source_files;
 
 insert into core.index_refresh_scope (run_id, index_code, as_of)
 with settings as (

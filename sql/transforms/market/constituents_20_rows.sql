@@ -14,49 +14,62 @@
 -- in their Sector column), else the ticker's sector in the issuer map.
 -- TTM revenue in USD: the row's revenue_ttm × the cap unit where positive, else its cap in
 -- USD / its price-to-sales where both are positive (a P/S of 0 is unknown, like a cap of 0).
-delete from core.index_constituents c
-using core.index_refresh_scope s
-where s.run_id = current_setting('bubblewatch.run_id')::bigint
-  and c.index_code = s.index_code and c.as_of = s.as_of;
+--
+-- Only the rows that differ from the stored ones are written: a full refresh that changes
+-- nothing writes nothing. Deleting every row in scope and inserting it again cost 5× the query
+-- itself, most of it in the unique index, which finds each new key beside its deleted twin and
+-- has to visit the heap to tell them apart. The statement below compares the rows as they
+-- should be with the stored ones and keeps the differences in a temporary table; the two after
+-- it apply them.
+-- Sorting a million wide rows for `distinct on` spilled to disk at the default 4 MB.
+set local work_mem = '256MB';
+set local jit = off;
 
-insert into core.index_constituents
+-- The stored table's columns without its constraints: a row that is gone has only its key.
+create temp table index_constituents_changes on commit drop as
+select *, false as is_gone from core.index_constituents with no data;
+
+insert into index_constituents_changes
   (index_code, as_of, ticker, ticker_key, issuer_id, issuer_source, name, source_sector, gics_sector, sector_source,
    market_cap_reported, market_cap_unit, market_cap_unit_source, market_cap_usd, float_factor, is_cap_missing,
-   file_id, line_no, run_id, price_to_sales, revenue_ttm_reported, revenue_ttm_usd, revenue_source)
-with scope as (
+   file_id, line_no, run_id, price_to_sales, revenue_ttm_reported, revenue_ttm_usd, revenue_source, is_gone)
+-- The scope is not materialized: read where it is used, it keeps the statistics of its table, and
+-- the row estimates of every join with it stay right.
+with scope as not materialized (
   select index_code, as_of
   from core.index_refresh_scope
   where run_id = current_setting('bubblewatch.run_id')::bigint
 ),
 
--- Rows of superseded file versions no longer count. The (few) superseded files are one array,
--- so that the planner's row estimates for the large inputs stay close to the truth: a join
--- with etl.source_files made them collapse to a handful of rows and the joins below to
--- nested loops over thousands. Lookups are materialized once.
-superseded_files as (
-  select coalesce(array_agg(f.file_id), '{}') as superseded
-  from etl.source_files f
-  where f.pipeline = 'index-constituents' and f.superseded_at is not null
-),
-
+-- Rows of superseded file versions no longer count: an anti-join with the (few) superseded
+-- files, which etl.source_files' statistics (constituents_10_scope.sql) estimate well. A
+-- `file_id <> all (array)` filter instead made the planner guess 0.1% of the rows and probe
+-- the scope's index once per row. Lookups are materialized once.
 cap_rows as (
   select r.*,
-         upper(regexp_replace(btrim(r.ticker), '[-/ ]', '.', 'g')) as ticker_key
+         upper(translate(btrim(r.ticker), '-/ ', '...')) as ticker_key
   from raw.index_constituents r
   join scope s on s.index_code = r.index_code and s.as_of = r.as_of
   where r.record_kind = 'cap'
-    and r.file_id <> all ((select superseded from superseded_files)::bigint[])
+    and not exists (
+      select 1 from etl.source_files f
+      where f.file_id = r.file_id and f.pipeline = 'index-constituents' and f.superseded_at is not null
+    )
 ),
 
+-- From raw directly, not from cap_rows: read once, cap_rows is not kept in memory whole.
+-- A superseded file's units are computed too, and match no chosen row.
 detected_units as materialized (
-  select file_id, index_code, as_of,
+  select r.file_id, r.index_code, r.as_of,
          case
-           when max(market_cap) < 1e5 then 1e9
-           when max(market_cap) < 1e9 then 1e6
+           when max(r.market_cap) < 1e5 then 1e9
+           when max(r.market_cap) < 1e9 then 1e6
            else 1
          end as unit
-  from cap_rows
-  group by file_id, index_code, as_of
+  from raw.index_constituents r
+  join scope s on s.index_code = r.index_code and s.as_of = r.as_of
+  where r.record_kind = 'cap'
+  group by r.file_id, r.index_code, r.as_of
 ),
 
 chosen as (
@@ -69,11 +82,14 @@ chosen as (
 issuer_map as materialized (
   select distinct on (ticker_key) ticker_key, issuer_id, sector, sub_industry
   from (
-    select upper(regexp_replace(btrim(r.ticker), '[-/ ]', '.', 'g')) as ticker_key,
+    select upper(translate(btrim(r.ticker), '-/ ', '...')) as ticker_key,
            r.issuer_id, r.sector, r.sub_industry, r.file_id, r.line_no
     from raw.index_constituents r
     where r.record_kind = 'issuer'
-      and r.file_id <> all ((select superseded from superseded_files)::bigint[])
+      and not exists (
+      select 1 from etl.source_files f
+      where f.file_id = r.file_id and f.pipeline = 'index-constituents' and f.superseded_at is not null
+    )
   ) m
   order by ticker_key, file_id desc, line_no desc
 ),
@@ -147,6 +163,49 @@ final as (
            when not is_missing and price_to_sales > 0 then 'price_to_sales'
          end as revenue_source
   from resolved
+),
+
+stored as (
+  select c.*
+  from core.index_constituents c
+  join scope s on s.index_code = c.index_code and s.as_of = c.as_of
+),
+
+-- A row is unchanged when every column is equal, numerics to the digit (numeric equality takes
+-- 1.0 for 1.00, hence the scales).
+changes as (
+  select coalesce(f.index_code, c.index_code) as index_code, coalesce(f.as_of, c.as_of) as as_of,
+         f.ticker, coalesce(f.ticker_key, c.ticker_key) as ticker_key, f.issuer_id, f.issuer_source, f.name,
+         f.source_sector, f.gics_sector, f.sector_source, f.market_cap_reported, f.market_cap_unit,
+         f.market_cap_unit_source, f.market_cap_usd, f.float_factor, f.is_cap_missing, f.file_id, f.line_no, f.run_id,
+         f.price_to_sales, f.revenue_ttm_reported, f.revenue_ttm_usd, f.revenue_source,
+         f.index_code is null as is_gone
+  from final f
+  full join stored c on c.index_code = f.index_code and c.as_of = f.as_of and c.ticker_key = f.ticker_key
+  where c.index_code is null
+     or f.index_code is null
+     or row(f.*) is distinct from row(c.*)
+     or row(scale(f.market_cap_reported), scale(f.market_cap_unit), scale(f.market_cap_usd), scale(f.float_factor),
+            scale(f.price_to_sales), scale(f.revenue_ttm_reported), scale(f.revenue_ttm_usd))
+        is distinct from
+        row(scale(c.market_cap_reported), scale(c.market_cap_unit), scale(c.market_cap_usd), scale(c.float_factor),
+            scale(c.price_to_sales), scale(c.revenue_ttm_reported), scale(c.revenue_ttm_usd))
 )
 
-select * from final;
+select * from changes;
+
+-- Rows that are gone or differ go; rows that are new or differ come (as they should be).
+delete from core.index_constituents c
+using index_constituents_changes x
+where x.index_code = c.index_code and x.as_of = c.as_of and x.ticker_key = c.ticker_key;
+
+insert into core.index_constituents
+  (index_code, as_of, ticker, ticker_key, issuer_id, issuer_source, name, source_sector, gics_sector, sector_source,
+   market_cap_reported, market_cap_unit, market_cap_unit_source, market_cap_usd, float_factor, is_cap_missing,
+   file_id, line_no, run_id, price_to_sales, revenue_ttm_reported, revenue_ttm_usd, revenue_source)
+select index_code, as_of, ticker, ticker_key, issuer_id, issuer_source, name, source_sector, gics_sector, sector_source,
+       market_cap_reported, market_cap_unit, market_cap_unit_source, market_cap_usd, float_factor, is_cap_missing,
+       file_id, line_no, run_id, price_to_sales, revenue_ttm_reported, revenue_ttm_usd, revenue_source
+from index_constituents_changes
+where not is_gone;
+

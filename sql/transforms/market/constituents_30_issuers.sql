@@ -10,31 +10,37 @@
 --                  largest class that has one counts;
 --   per_class      the revenues of the classes with a cap are summed, and the issuer has
 --                  none unless each of them has one (a part would overstate its P/S).
--- Fresh statistics for the rows just rebuilt, when they are a sizeable part of the table (see
--- constituents_10_scope.sql): this run's dates are a tenth of the history or more.
+-- Fresh statistics for the rows just rewritten, when they are a sizeable part of the table (see
+-- constituents_10_scope.sql): the rows constituents_20_rows.sql changed (its temporary table) are
+-- a tenth of the table or more. A full refresh that changes nothing keeps the statistics it has.
 do $$
 begin
-  if (select count(*) from core.index_refresh_scope where run_id = current_setting('bubblewatch.run_id')::bigint) * 10
-     >= (select count(*) from core.index_concentration) then
+  if (select count(*) from index_constituents_changes) * 10
+     >= (select greatest(c.reltuples, 0) from pg_class c where c.oid = 'core.index_constituents'::regclass) then
     analyze core.index_constituents;
   end if;
 end $$;
 
-delete from core.index_issuers i
-using core.index_refresh_scope s
-where s.run_id = current_setting('bubblewatch.run_id')::bigint
-  and i.index_code = s.index_code and i.as_of = s.as_of;
+-- Only the rows that differ from the stored ones are written (see constituents_20_rows.sql).
+set local work_mem = '256MB';
+set local jit = off;
 
-insert into core.index_issuers
+-- The stored table's columns without its constraints: a row that is gone has only its key.
+create temp table index_issuers_changes on commit drop as
+select *, false as is_gone from core.index_issuers with no data;
+
+insert into index_issuers_changes
   (index_code, as_of, issuer_id, issuer_source, issuer_name, primary_ticker, tickers, share_classes, classes_with_cap,
-   gics_sector, cap_rule, market_cap, weight, cap_rank, revenue_ttm, price_to_sales)
+   gics_sector, cap_rule, market_cap, weight, cap_rank, revenue_ttm, price_to_sales, is_gone)
 with settings as (
   select share_class_caps from core.index_settings
   union all
   select 'whole_company' where not exists (select 1 from core.index_settings)
 ),
 
-scope as (
+-- Not materialized: read where it is used, the scope keeps the statistics of its table, and
+-- the row estimates of every join with it stay right.
+scope as not materialized (
   select index_code, as_of
   from core.index_refresh_scope
   where run_id = current_setting('bubblewatch.run_id')::bigint
@@ -87,8 +93,45 @@ final as (
          case when i.market_cap > 0 and i.revenue_ttm > 0 then i.market_cap / i.revenue_ttm end as price_to_sales
   from issuers i
   window d as (partition by i.index_code, i.as_of)
+),
+
+computed as (
+  select index_code, as_of, issuer_id, issuer_source, issuer_name, primary_ticker, tickers, share_classes, classes_with_cap,
+         gics_sector, cap_rule, market_cap, weight, cap_rank, revenue_ttm, price_to_sales
+  from final
+),
+
+stored as (
+  select i.*
+  from core.index_issuers i
+  join scope s on s.index_code = i.index_code and s.as_of = i.as_of
+),
+
+-- Unchanged: every column equal, numerics to the digit.
+changes as (
+  select coalesce(f.index_code, c.index_code) as index_code, coalesce(f.as_of, c.as_of) as as_of,
+         coalesce(f.issuer_id, c.issuer_id) as issuer_id, f.issuer_source, f.issuer_name, f.primary_ticker, f.tickers,
+         f.share_classes, f.classes_with_cap, f.gics_sector, f.cap_rule, f.market_cap, f.weight, f.cap_rank, f.revenue_ttm,
+         f.price_to_sales, f.index_code is null as is_gone
+  from computed f
+  full join stored c on c.index_code = f.index_code and c.as_of = f.as_of and c.issuer_id = f.issuer_id
+  where c.index_code is null
+     or f.index_code is null
+     or row(f.*) is distinct from row(c.*)
+     or row(scale(f.market_cap), scale(f.weight), scale(f.revenue_ttm), scale(f.price_to_sales))
+        is distinct from row(scale(c.market_cap), scale(c.weight), scale(c.revenue_ttm), scale(c.price_to_sales))
 )
 
+select * from changes;
+
+delete from core.index_issuers i
+using index_issuers_changes x
+where x.index_code = i.index_code and x.as_of = i.as_of and x.issuer_id = i.issuer_id;
+
+insert into core.index_issuers
+  (index_code, as_of, issuer_id, issuer_source, issuer_name, primary_ticker, tickers, share_classes, classes_with_cap,
+   gics_sector, cap_rule, market_cap, weight, cap_rank, revenue_ttm, price_to_sales)
 select index_code, as_of, issuer_id, issuer_source, issuer_name, primary_ticker, tickers, share_classes, classes_with_cap,
        gics_sector, cap_rule, market_cap, weight, cap_rank, revenue_ttm, price_to_sales
-from final;
+from index_issuers_changes
+where not is_gone;

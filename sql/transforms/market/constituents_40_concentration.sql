@@ -3,12 +3,17 @@
 -- Every share is over issuers with a known cap; rows with a missing cap are counted and listed.
 -- Price-to-sales: Σ cap / Σ TTM revenue over the issuers with both, and their count and
 -- share of the total cap (the coverage).
--- Fresh statistics for the issuers just rebuilt, which this and the later transforms read (when
--- this run's dates are a tenth of the history or more; see constituents_10_scope.sql).
+-- Sorts and hashes over every issuer of every date in scope: at the default 4 MB they spill to disk.
+set local work_mem = '256MB';
+set local jit = off;
+
+-- Fresh statistics for the issuers just rewritten, which this and the later transforms read, when
+-- the rows constituents_30_issuers.sql changed (its temporary table) are a tenth of the table or
+-- more (see constituents_10_scope.sql).
 do $$
 begin
-  if (select count(*) from core.index_refresh_scope where run_id = current_setting('bubblewatch.run_id')::bigint) * 10
-     >= (select count(*) from core.index_concentration) then
+  if (select count(*) from index_issuers_changes) * 10
+     >= (select greatest(c.reltuples, 0) from pg_class c where c.oid = 'core.index_issuers'::regclass) then
     analyze core.index_issuers;
   end if;
 end $$;
@@ -30,7 +35,9 @@ with settings as (
   where not exists (select 1 from core.index_settings)
 ),
 
-scope as (
+-- Not materialized: read where it is used, the scope keeps the statistics of its table, and
+-- the row estimates of every join with it stay right.
+scope as not materialized (
   select index_code, as_of
   from core.index_refresh_scope
   where run_id = current_setting('bubblewatch.run_id')::bigint

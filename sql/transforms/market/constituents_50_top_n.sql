@@ -1,5 +1,9 @@
 -- core.index_top_n_shares: for each date in this run's scope and each N in options.top_n,
 -- the share of the index's cap held by its N largest issuers (partition replace).
+-- Sorts and hashes over every issuer of every date in scope: at the default 4 MB they spill to disk.
+set local work_mem = '256MB';
+set local jit = off;
+
 delete from core.index_top_n_shares t
 using core.index_refresh_scope s
 where s.run_id = current_setting('bubblewatch.run_id')::bigint
@@ -18,7 +22,9 @@ top_ns as (
   cross join lateral unnest(st.top_n) as n
 ),
 
-scope as (
+-- Not materialized: read where it is used, the scope keeps the statistics of its table, and
+-- the row estimates of every join with it stay right.
+scope as not materialized (
   select index_code, as_of
   from core.index_refresh_scope
   where run_id = current_setting('bubblewatch.run_id')::bigint

@@ -1,6 +1,10 @@
 -- core.index_sector_shares: each GICS sector's share of the index's cap, for the dates in
 -- this run's scope (partition replace). Issuers whose sector label could not be resolved
 -- are grouped as Unresolved (a warning check lists them).
+-- Sorts and hashes over every issuer of every date in scope: at the default 4 MB they spill to disk.
+set local work_mem = '256MB';
+set local jit = off;
+
 delete from core.index_sector_shares t
 using core.index_refresh_scope s
 where s.run_id = current_setting('bubblewatch.run_id')::bigint
@@ -14,7 +18,9 @@ with settings as (
   where not exists (select 1 from core.index_settings)
 ),
 
-scope as (
+-- Not materialized: read where it is used, the scope keeps the statistics of its table, and
+-- the row estimates of every join with it stay right.
+scope as not materialized (
   select index_code, as_of
   from core.index_refresh_scope
   where run_id = current_setting('bubblewatch.run_id')::bigint

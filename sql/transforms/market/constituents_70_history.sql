@@ -8,6 +8,10 @@
 --   *_percentile               share of the snapshots up to this date at or below this value
 -- Fresh statistics for the dates just rebuilt (constituents_40_concentration.sql), read here and in
 -- constituents_80_cap_changes.sql, when this run's dates are a tenth of the history or more.
+-- Sorts and windows over the whole history: at the default 4 MB they spill to disk.
+set local work_mem = '256MB';
+set local jit = off;
+
 do $$
 begin
   if (select count(*) from core.index_refresh_scope where run_id = current_setting('bubblewatch.run_id')::bigint) * 10
