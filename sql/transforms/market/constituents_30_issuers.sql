@@ -25,6 +25,32 @@ end $$;
 set local work_mem = '256MB';
 set local jit = off;
 
+-- The dates whose issuers can change: an issuer row is computed from the date's constituent
+-- rows and the share_class_caps setting alone. So a date in scope is rebuilt when
+-- constituents_20_rows.sql changed one of its rows (its temporary table), or when
+-- core.index_concentration (rebuilt after this) has no row for it computed under the current
+-- setting. A full refresh that changes nothing rebuilds no date. With statistics, for the joins.
+create temp table index_issuers_dates on commit drop as
+with settings as (
+  select share_class_caps from core.index_settings
+  union all
+  select 'whole_company' where not exists (select 1 from core.index_settings)
+)
+select s.index_code, s.as_of
+from core.index_refresh_scope s
+where s.run_id = current_setting('bubblewatch.run_id')::bigint
+  and (
+    exists (select 1 from index_constituents_changes x where x.index_code = s.index_code and x.as_of = s.as_of)
+    or not exists (
+      select 1
+      from core.index_concentration c
+      where c.index_code = s.index_code and c.as_of = s.as_of
+        and c.share_class_caps = (select st.share_class_caps from settings st limit 1)
+    )
+  );
+
+analyze index_issuers_dates;
+
 -- The stored table's columns without its constraints: a row that is gone has only its key.
 create temp table index_issuers_changes on commit drop as
 select *, false as is_gone from core.index_issuers with no data;
@@ -38,12 +64,9 @@ with settings as (
   select 'whole_company' where not exists (select 1 from core.index_settings)
 ),
 
--- Not materialized: read where it is used, the scope keeps the statistics of its table, and
--- the row estimates of every join with it stay right.
-scope as not materialized (
+dates as (
   select index_code, as_of
-  from core.index_refresh_scope
-  where run_id = current_setting('bubblewatch.run_id')::bigint
+  from index_issuers_dates
 ),
 
 classes as (
@@ -55,7 +78,7 @@ classes as (
            order by c.market_cap_usd * coalesce(c.float_factor, 1) desc nulls last, c.ticker_key
          ) as class_order
   from core.index_constituents c
-  join scope s on s.index_code = c.index_code and s.as_of = c.as_of
+  join dates s on s.index_code = c.index_code and s.as_of = c.as_of
 ),
 
 issuers as (
@@ -104,7 +127,7 @@ computed as (
 stored as (
   select i.*
   from core.index_issuers i
-  join scope s on s.index_code = i.index_code and s.as_of = i.as_of
+  join dates s on s.index_code = i.index_code and s.as_of = i.as_of
 ),
 
 -- Unchanged: every column equal, numerics to the digit.

@@ -18,10 +18,28 @@ begin
   end if;
 end $$;
 
-delete from core.index_concentration c
-using core.index_refresh_scope s
+-- The dates whose figures can change, for this transform and constituents_50_top_n.sql and
+-- constituents_60_sectors.sql: those in scope where constituents_20_rows.sql or
+-- constituents_30_issuers.sql changed a row (their temporary tables), or that have no figures
+-- yet; every date in scope when the settings changed in this run (prepare writes them in the
+-- run's transaction, so their updated_at is now()). A full refresh that changes nothing
+-- rebuilds no date. With statistics, for the joins.
+create temp table index_concentration_dates on commit drop as
+select s.index_code, s.as_of
+from core.index_refresh_scope s
 where s.run_id = current_setting('bubblewatch.run_id')::bigint
-  and c.index_code = s.index_code and c.as_of = s.as_of;
+  and (
+    exists (select 1 from core.index_settings st where st.updated_at = now())
+    or exists (select 1 from index_constituents_changes x where x.index_code = s.index_code and x.as_of = s.as_of)
+    or exists (select 1 from index_issuers_changes x where x.index_code = s.index_code and x.as_of = s.as_of)
+    or not exists (select 1 from core.index_concentration c where c.index_code = s.index_code and c.as_of = s.as_of)
+  );
+
+analyze index_concentration_dates;
+
+delete from core.index_concentration c
+using index_concentration_dates s
+where c.index_code = s.index_code and c.as_of = s.as_of;
 
 insert into core.index_concentration
   (index_code, as_of, share_class_caps, constituent_rows, rows_missing_cap, missing_cap_tickers, issuers, issuers_with_cap,
@@ -35,12 +53,9 @@ with settings as (
   where not exists (select 1 from core.index_settings)
 ),
 
--- Not materialized: read where it is used, the scope keeps the statistics of its table, and
--- the row estimates of every join with it stay right.
 scope as not materialized (
   select index_code, as_of
-  from core.index_refresh_scope
-  where run_id = current_setting('bubblewatch.run_id')::bigint
+  from index_concentration_dates
 ),
 
 row_counts as (

@@ -5,10 +5,10 @@
 set local work_mem = '256MB';
 set local jit = off;
 
+-- The dates whose figures can change (constituents_40_concentration.sql).
 delete from core.index_sector_shares t
-using core.index_refresh_scope s
-where s.run_id = current_setting('bubblewatch.run_id')::bigint
-  and t.index_code = s.index_code and t.as_of = s.as_of;
+using index_concentration_dates s
+where t.index_code = s.index_code and t.as_of = s.as_of;
 
 insert into core.index_sector_shares (index_code, as_of, gics_sector, issuers, market_cap, share, is_tech)
 with settings as (
@@ -18,12 +18,9 @@ with settings as (
   where not exists (select 1 from core.index_settings)
 ),
 
--- Not materialized: read where it is used, the scope keeps the statistics of its table, and
--- the row estimates of every join with it stay right.
 scope as not materialized (
   select index_code, as_of
-  from core.index_refresh_scope
-  where run_id = current_setting('bubblewatch.run_id')::bigint
+  from index_concentration_dates
 ),
 
 issuers as (

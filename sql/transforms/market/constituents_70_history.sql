@@ -1,7 +1,8 @@
 -- core.index_concentration, history columns: each date against the index's own history.
 -- A changed date moves the previous-snapshot changes, rolling averages and percentiles of
 -- the dates after it and of no date before it, so the dates from the first one in this
--- run's scope on are recomputed (a new trading day: that day only), each against the whole
+-- run's scope whose figures constituents_40_concentration.sql rebuilt on are recomputed (a new
+-- trading day: that day only; a full refresh that changes nothing: none), each against the whole
 -- history before it. Rows whose figures do not change are not rewritten.
 --   previous_as_of, *_change   the index's snapshot before this one, and the change since
 --   *_rolling_avg              average over the snapshots of the last rolling_window_days days
@@ -14,7 +15,7 @@ set local jit = off;
 
 do $$
 begin
-  if (select count(*) from core.index_refresh_scope where run_id = current_setting('bubblewatch.run_id')::bigint) * 10
+  if (select count(*) from index_concentration_dates) * 10
      >= (select count(*) from core.index_concentration) then
     analyze core.index_concentration;
   end if;
@@ -28,8 +29,7 @@ with settings as (
 
 indices as (
   select index_code, min(as_of) as recompute_from
-  from core.index_refresh_scope
-  where run_id = current_setting('bubblewatch.run_id')::bigint
+  from index_concentration_dates
   group by index_code
 ),
 

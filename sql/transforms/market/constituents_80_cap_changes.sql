@@ -6,8 +6,10 @@
 -- A changed date alters the comparisons that end on it or on a later date, and no earlier one:
 -- a comparison that ends before it has its base before it too (its previous snapshot, or the
 -- latest snapshot on or before a base date, which a date after the comparison's end cannot
--- become or displace). So the comparisons from the first date in this run's scope on are
--- replaced; for a new trading day, that day's.
+-- become or displace). So the comparisons from the first date in this run's scope whose
+-- figures constituents_40_concentration.sql rebuilt on are replaced (its temporary table: the
+-- dates whose issuers changed, and every date when the settings did); for a new trading day,
+-- that day's; for a full refresh that changes nothing, none.
 -- Sorts and windows over the whole history: at the default 4 MB they spill to disk.
 set local work_mem = '256MB';
 set local jit = off;
@@ -15,8 +17,7 @@ set local jit = off;
 delete from core.index_cap_changes c
 using (
   select index_code, min(as_of) as recompute_from
-  from core.index_refresh_scope
-  where run_id = current_setting('bubblewatch.run_id')::bigint
+  from index_concentration_dates
   group by index_code
 ) r
 where c.index_code = r.index_code and c.as_of >= r.recompute_from;
@@ -35,8 +36,7 @@ with settings as (
 -- Where each index's comparisons are recomputed from (see the delete above).
 indices as (
   select index_code, min(as_of) as recompute_from
-  from core.index_refresh_scope
-  where run_id = current_setting('bubblewatch.run_id')::bigint
+  from index_concentration_dates
   group by index_code
 ),
 
