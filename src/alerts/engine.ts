@@ -102,6 +102,7 @@ interface StoredEvent {
   period_end: string;
   from_state: AlertState;
   to_state: AlertState;
+  value: number | null;
   message: string;
 }
 
@@ -123,7 +124,7 @@ export async function evaluateAlerts(env: AlertEnvironment, trigger: { runId: nu
           `insert into etl.alert_events (rule_id, subject, period_end, from_state, to_state, value, threshold, severity, message, reason, run_id, is_backfill)
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
            on conflict (rule_id, subject, period_end, from_state, to_state) do nothing
-           returning event_id, rule_id, subject, period_end, from_state, to_state, message`,
+           returning event_id, rule_id, subject, period_end, from_state, to_state, value, message`,
           [rule.id, subject, t.period, t.from, t.to, t.value, t.threshold, rule.severity, message, t.reason, trigger.runId, trigger.isBackfill],
         );
         // The last transition is the subject's current state: news, even when it happened a while ago in the data.
@@ -168,7 +169,11 @@ export async function evaluateAlerts(env: AlertEnvironment, trigger: { runId: nu
   // Logging: the latest transitions one line each at the rule's severity; history in one line per rule.
   const historical = new Map<string, number>();
   for (const { event, result, latest } of fresh) {
-    const fields = { rule: event.rule_id, subject: event.subject, period: event.period_end, from: event.from_state, to: event.to_state, value: result.lastMeasure, threshold: result.rule.threshold, severity: result.rule.severity, backfill: trigger.isBackfill };
+    // period and value are the transition's; latest_* what the indicator says now (a firing line's message quotes those).
+    const fields = {
+      rule: event.rule_id, subject: event.subject, period: event.period_end, from: event.from_state, to: event.to_state, value: event.value,
+      latest_period: result.lastPeriod, latest_value: result.lastMeasure, threshold: result.rule.threshold, severity: result.rule.severity, backfill: trigger.isBackfill,
+    };
     if (!latest) {
       historical.set(event.rule_id, (historical.get(event.rule_id) ?? 0) + 1);
       continue;

@@ -63,6 +63,11 @@ function storable(text: string): string {
   return clipped.includes('\u0000') ? clipped.replace(/\u0000/g, '\\u0000') : clipped;
 }
 
+/** zod's own wording for an absent value ("Invalid input: expected string, received undefined") says less than ours. */
+function missingMessage(message: string): string {
+  return /^Invalid input: expected \w+, received undefined$/.test(message) ? 'no value was given; expected one' : message;
+}
+
 export function problemText(problems: readonly RejectProblem[]): string {
   return problems.map((p) => (p.column ? `column '${p.column}': ${p.message}` : p.message)).join('; ');
 }
@@ -161,7 +166,7 @@ export async function loadUnit(
               column,
               column_no: column === null ? null : (record.positions?.get(column) ?? null),
               value: raw ?? null,
-              message: column !== null && raw === undefined ? `missing; ${issue.message}` : issue.message,
+              message: column !== null && raw === undefined ? `missing; ${missingMessage(issue.message)}` : issue.message,
             };
           }),
         );

@@ -80,8 +80,14 @@ describeEachDatabase('alert evaluation', (kind) => {
   it('records each transition once, keeps one open alert per rule and subject, and re-evaluation adds nothing', async () => {
     const db = await useDatabase(kind);
     const run = await loadSample(db.handle);
-    const first = await evaluateAlerts(environment(db.handle), { runId: run.runId, isBackfill: false });
+    const { logger, lines } = memoryLogger();
+    const first = await evaluateAlerts({ ...environment(db.handle), logger }, { runId: run.runId, isBackfill: false });
     expect(first.newEvents).toBe(1);
+    // The log line's period and value are the transition's; latest_* are today's (its message quotes those).
+    expect(lines.find((l) => l.rule === 'openai_run_rate_above_10bn')).toMatchObject({
+      level: 40, period: '2025-07-31', value: 12e9, latest_period: '2026-08-23', latest_value: 40e9,
+      msg: 'ALERT WARNING openai_run_rate_above_10bn firing for OpenAI (since 2025-07-31; latest 2026-08-23): OpenAI run-rate 40,000,000,000 in 2026-08-23',
+    });
     expect(first.firing).toEqual([{ rule: 'openai_run_rate_above_10bn', subject: 'OpenAI', severity: 'warning', message: 'OpenAI run-rate 40,000,000,000 in 2026-08-23' }]);
     const events = await rows(db.handle, 'select rule_id, subject, period_end, from_state, to_state, value, reason, run_id, is_backfill from etl.alert_events');
     // The run-rate first exceeded $10B with $12B on 2025-07-31 ($10B on 2025-06-09 is not above 10B).

@@ -155,10 +155,11 @@ describeEachDatabase('company facts', (kind) => {
     const total = Object.values(doc.facts['us-gaap']!).reduce((n, c) => n + c.units['USD']!.length, 0);
     capex[0]!.val = 'twelve billion';
     capex[1]!.start = '2099-01-01';
+    delete capex[2]!.accn;
     writeFile(inbox, GOOGL, JSON.stringify(doc));
     const run = await runOnce(db.handle, companyfacts, inboxConfig(companyfacts, inbox));
     expect(run.status).toBe('succeeded');
-    expect(run.counts).toMatchObject({ rowsRead: total, rowsRejected: 2, rowsLoaded: total - 2 });
+    expect(run.counts).toMatchObject({ rowsRead: total, rowsRejected: 3, rowsLoaded: total - 3 });
     const rejects = await rows(db.handle, 'select locator, column_name, value, reason from etl.rejects order by locator');
     expect(rejects).toEqual([
       {
@@ -172,6 +173,12 @@ describeEachDatabase('company facts', (kind) => {
         column_name: 'start',
         value: '2099-01-01',
         reason: expect.stringMatching(/^column 'start': got start 2099-01-01 after end \d{4}-\d\d-\d\d, expected a period whose start is on or before its end$/) as unknown,
+      },
+      {
+        locator: 'facts.us-gaap.PaymentsToAcquirePropertyPlantAndEquipment.units.USD[2]',
+        column_name: 'accn',
+        value: null,
+        reason: `column 'accn': missing; no value was given; expected one`,
       },
     ]);
   });
