@@ -72,13 +72,6 @@ detected_units as materialized (
   group by r.file_id, r.index_code, r.as_of
 ),
 
-chosen as (
-  select distinct on (r.index_code, r.as_of, r.ticker_key) r.*
-  from cap_rows r
-  order by r.index_code, r.as_of, r.ticker_key,
-           coalesce(r.market_cap, 0) = 0, r.file_id desc, r.line_no desc
-),
-
 issuer_map as materialized (
   select distinct on (ticker_key) ticker_key, issuer_id, sector, sub_industry
   from (
@@ -134,7 +127,7 @@ resolved as (
            when gm.sector is not null then 'issuer_map'
            else 'unresolved'
          end as resolved_sector_source
-  from chosen c
+  from cap_rows c
   left join detected_units u on u.file_id = c.file_id and u.index_code = c.index_code and u.as_of = c.as_of
   left join core.index_issuer_overrides o on o.ticker_key = c.ticker_key
   left join issuer_map m on m.ticker_key = c.ticker_key
@@ -142,6 +135,15 @@ resolved as (
   left join core.gics_sector_names gs on lower(gs.name) = lower(btrim(c.sector))
   left join sub_industry_sectors si on si.label_key = lower(btrim(c.sector))
   left join core.gics_sector_names gm on lower(gm.name) = lower(btrim(m.sector))
+),
+
+-- Chosen last, after every row is resolved (each on its own, so the winner's figures are the
+-- same): the sort's order is then the key order that the comparison with the stored rows below
+-- merges on, and no second sort is needed.
+chosen as (
+  select distinct on (r.index_code, r.as_of, r.ticker_key) r.*
+  from resolved r
+  order by r.index_code, r.as_of, r.ticker_key, r.is_missing, r.file_id desc, r.line_no desc
 ),
 
 final as (
@@ -162,7 +164,7 @@ final as (
            when revenue_ttm > 0 then 'reported'
            when not is_missing and price_to_sales > 0 then 'price_to_sales'
          end as revenue_source
-  from resolved
+  from chosen
 ),
 
 stored as (
