@@ -44,7 +44,7 @@ with scope as not materialized (
 -- Rows of superseded file versions no longer count: an anti-join with the (few) superseded
 -- files, which etl.source_files' statistics (constituents_10_scope.sql) estimate well. A
 -- `file_id <> all (array)` filter instead made the planner guess 0.1% of the rows and probe
--- the scope's index once per row. Lookups are materialized once.
+-- the scope's index once per row.
 cap_rows as (
   select r.*,
          upper(translate(btrim(r.ticker), '-/ ', '...')) as ticker_key
@@ -80,9 +80,9 @@ issuer_map as materialized (
     from raw.index_constituents r
     where r.record_kind = 'issuer'
       and not exists (
-      select 1 from etl.source_files f
-      where f.file_id = r.file_id and f.pipeline = 'index-constituents' and f.superseded_at is not null
-    )
+        select 1 from etl.source_files f
+        where f.file_id = r.file_id and f.pipeline = 'index-constituents' and f.superseded_at is not null
+      )
   ) m
   order by ticker_key, file_id desc, line_no desc
 ),
@@ -138,8 +138,8 @@ resolved as (
 ),
 
 -- Chosen last, after every row is resolved (each on its own, so the winner's figures are the
--- same): the sort's order is then the key order that the comparison with the stored rows below
--- merges on, and no second sort is needed.
+-- same). Chosen first, the lookups' hash joins lost the sort's order, and the comparison with
+-- the stored rows below sorted both sides again.
 chosen as (
   select distinct on (r.index_code, r.as_of, r.ticker_key) r.*
   from resolved r
