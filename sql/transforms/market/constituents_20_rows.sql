@@ -27,12 +27,12 @@ set local jit = off;
 
 -- The stored table's columns without its constraints: a row that is gone has only its key.
 create temp table index_constituents_changes on commit drop as
-select *, false as is_gone from core.index_constituents with no data;
+select *, false as is_gone, false as was_stored from core.index_constituents with no data;
 
 insert into index_constituents_changes
   (index_code, as_of, ticker, ticker_key, issuer_id, issuer_source, name, source_sector, gics_sector, sector_source,
    market_cap_reported, market_cap_unit, market_cap_unit_source, market_cap_usd, float_factor, is_cap_missing,
-   file_id, line_no, run_id, price_to_sales, revenue_ttm_reported, revenue_ttm_usd, revenue_source, is_gone)
+   file_id, line_no, run_id, price_to_sales, revenue_ttm_reported, revenue_ttm_usd, revenue_source, is_gone, was_stored)
 -- The scope is not materialized: read where it is used, it keeps the statistics of its table, and
 -- the row estimates of every join with it stay right.
 with scope as not materialized (
@@ -181,7 +181,8 @@ changes as (
          f.source_sector, f.gics_sector, f.sector_source, f.market_cap_reported, f.market_cap_unit,
          f.market_cap_unit_source, f.market_cap_usd, f.float_factor, f.is_cap_missing, f.file_id, f.line_no, f.run_id,
          f.price_to_sales, f.revenue_ttm_reported, f.revenue_ttm_usd, f.revenue_source,
-         f.index_code is null as is_gone
+         f.index_code is null as is_gone,
+         c.index_code is not null as was_stored
   from final f
   full join stored c on c.index_code = f.index_code and c.as_of = f.as_of and c.ticker_key = f.ticker_key
   where c.index_code is null
@@ -196,10 +197,13 @@ changes as (
 
 select * from changes;
 
--- Rows that are gone or differ go; rows that are new or differ come (as they should be).
+-- Rows that are gone or differ go; rows that are new or differ come (as they should be). Only
+-- rows that were stored are looked up to delete: on a first load every row is new, and probing
+-- the key for each of them cost as much as the insert.
 delete from core.index_constituents c
 using index_constituents_changes x
-where x.index_code = c.index_code and x.as_of = c.as_of and x.ticker_key = c.ticker_key;
+where x.was_stored
+  and x.index_code = c.index_code and x.as_of = c.as_of and x.ticker_key = c.ticker_key;
 
 insert into core.index_constituents
   (index_code, as_of, ticker, ticker_key, issuer_id, issuer_source, name, source_sector, gics_sector, sector_source,

@@ -53,11 +53,11 @@ analyze index_issuers_dates;
 
 -- The stored table's columns without its constraints: a row that is gone has only its key.
 create temp table index_issuers_changes on commit drop as
-select *, false as is_gone from core.index_issuers with no data;
+select *, false as is_gone, false as was_stored from core.index_issuers with no data;
 
 insert into index_issuers_changes
   (index_code, as_of, issuer_id, issuer_source, issuer_name, primary_ticker, tickers, share_classes, classes_with_cap,
-   gics_sector, cap_rule, market_cap, weight, cap_rank, revenue_ttm, price_to_sales, is_gone)
+   gics_sector, cap_rule, market_cap, weight, cap_rank, revenue_ttm, price_to_sales, is_gone, was_stored)
 with settings as (
   select share_class_caps from core.index_settings
   union all
@@ -135,7 +135,7 @@ changes as (
   select coalesce(f.index_code, c.index_code) as index_code, coalesce(f.as_of, c.as_of) as as_of,
          coalesce(f.issuer_id, c.issuer_id) as issuer_id, f.issuer_source, f.issuer_name, f.primary_ticker, f.tickers,
          f.share_classes, f.classes_with_cap, f.gics_sector, f.cap_rule, f.market_cap, f.weight, f.cap_rank, f.revenue_ttm,
-         f.price_to_sales, f.index_code is null as is_gone
+         f.price_to_sales, f.index_code is null as is_gone, c.index_code is not null as was_stored
   from computed f
   full join stored c on c.index_code = f.index_code and c.as_of = f.as_of and c.issuer_id = f.issuer_id
   where c.index_code is null
@@ -147,9 +147,11 @@ changes as (
 
 select * from changes;
 
+-- Only rows that were stored are looked up to delete (a first load has none).
 delete from core.index_issuers i
 using index_issuers_changes x
-where x.index_code = i.index_code and x.as_of = i.as_of and x.issuer_id = i.issuer_id;
+where x.was_stored
+  and x.index_code = i.index_code and x.as_of = i.as_of and x.issuer_id = i.issuer_id;
 
 insert into core.index_issuers
   (index_code, as_of, issuer_id, issuer_source, issuer_name, primary_ticker, tickers, share_classes, classes_with_cap,
