@@ -54,6 +54,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
       try {
         server = await startLocalServer(bindir);
         url = server.url;
+        // A run cut short (a timeout's SIGTERM, Ctrl-C) exits without the teardown below: stop the
+        // cluster on the way out too, or it keeps running. stop() is synchronous, as 'exit' needs.
+        const started = server;
+        process.once('exit', () => {
+          if (server === started) started.stop();
+        });
         process.stdout.write(`[bubblewatch tests] PostgreSQL half: throwaway cluster from ${bindir} (${server.version})\n`);
       } catch (error) {
         skipReason = `could not start a throwaway PostgreSQL from ${bindir}: ${(error as Error).message}`;
@@ -89,6 +95,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       await admin.end().catch(() => undefined);
     }
     server?.stop();
+    server = undefined;
     rmSync(root, { recursive: true, force: true });
   };
 }
