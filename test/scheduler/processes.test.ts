@@ -3,7 +3,7 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { postgresAvailable, useDatabase } from '../helpers/databases.js';
 import { makeInbox, rows, writeFile } from '../helpers/pipelines.js';
@@ -47,11 +47,14 @@ pipelines:
   );
 }
 
+// Several processes claiming one tick needs a server they share: PGlite's folder lock admits one process.
+const NAME = 'several schedulers on one PostgreSQL';
 const maybe = postgresAvailable() ? describe : describe.skip;
+const title = postgresAvailable() ? NAME : `${NAME} [SKIPPED — ${String(inject('postgresSkipReason'))}]`;
 /** Ticks that must have run (or been skipped) before the schedulers are stopped. */
 const TICKS = 5;
 
-maybe('several schedulers on one PostgreSQL', () => {
+maybe(title, () => {
   it('run every tick exactly once: none twice, none lost', async () => {
     const db = await useDatabase('postgres');
     await db.close();
