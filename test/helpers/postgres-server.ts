@@ -31,7 +31,8 @@ export function findPostgresBinaries(): string | undefined {
   return candidates.find((dir) => existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl')));
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -43,7 +44,8 @@ async function freePort(): Promise<number> {
   });
 }
 
-function asServerUser(isRoot: boolean, command: string, args: string[]): { status: number | null; output: string } {
+/** Run a server binary; as root, as the `postgres` user (PostgreSQL refuses root). */
+export function asServerUser(isRoot: boolean, command: string, args: string[]): { status: number | null; output: string } {
   const [cmd, argv] = isRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
   const result = spawnSync(cmd, argv, { encoding: 'utf8' });
   return { status: result.status, output: `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error) : ''}` };

@@ -1,9 +1,8 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findPostgresBinaries } from '../helpers/postgres-server.js';
+import { asServerUser, findPostgresBinaries, freePort } from '../helpers/postgres-server.js';
 
 /**
  * A PostgreSQL server of its own for fault injection: the test stops it (as a crash with
@@ -26,24 +25,6 @@ export interface FaultServer {
 
 export function faultServerAvailable(): string | undefined {
   return findPostgresBinaries();
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-function asServerUser(isRoot: boolean, command: string, args: string[]): { status: number | null; output: string } {
-  const [cmd, argv] = isRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
-  const result = spawnSync(cmd, argv, { encoding: 'utf8' });
-  return { status: result.status, output: `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error) : ''}` };
 }
 
 export async function startFaultServer(): Promise<FaultServer> {
