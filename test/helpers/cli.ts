@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 
 export interface CliResult {
@@ -22,4 +23,27 @@ export function cli(args: string[], env: Record<string, string> = {}): Promise<C
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** A `bubblewatch` process still running: its output so far, and its exit code once it ends. */
+export interface Proc {
+  child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  exited: Promise<number | null>;
+}
+
+/** Start the built binary like `cli`, without waiting; it is SIGKILLed if still running when the test ends. */
+export function bubblewatch(args: string[], env: Readonly<Record<string, string>>): Proc {
+  const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'bubblewatch.js'), ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BUBBLEWATCH_LOG_FORMAT: 'json', ...env },
+    cwd: PACKAGE_ROOT,
+  });
+  const proc: Proc = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
+  child.stdout!.on('data', (d) => (proc.stdout += d));
+  child.stderr!.on('data', (d) => (proc.stderr += d));
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return proc;
 }

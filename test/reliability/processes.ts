@@ -1,12 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, onTestFinished } from 'vitest';
-import { PACKAGE_ROOT } from '../../src/paths.js';
 import { useDatabase, type DbKind, type TestDatabase } from '../helpers/databases.js';
 import { customSeries } from '../../pipelines/custom-series/pipeline.js';
 import type { AnyPipeline } from '../../src/engine/pipeline.js';
 import { inboxConfig, runOnce, writeFile } from '../helpers/pipelines.js';
+import { bubblewatch, type Proc } from '../helpers/cli.js';
+
+export { bubblewatch, type Proc };
 import { contents, diffContents } from './db-state.js';
 import type { FaultId } from './faults-plan.js';
 import { record } from './outcomes.js';
@@ -15,27 +16,6 @@ import { record } from './outcomes.js';
  * Helpers of the fault tests that drive real `bubblewatch` processes
  * (faults-sigkill.test.ts, faults-concurrent.test.ts).
  */
-
-export interface Proc {
-  child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  exited: Promise<number | null>;
-}
-
-export function bubblewatch(args: string[], env: Readonly<Record<string, string>>): Proc {
-  const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'bubblewatch.js'), ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BUBBLEWATCH_LOG_FORMAT: 'json', ...env },
-    cwd: PACKAGE_ROOT,
-  });
-  const proc: Proc = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
-  child.stdout!.on('data', (d) => (proc.stdout += d));
-  child.stderr!.on('data', (d) => (proc.stderr += d));
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return proc;
-}
 
 /** stale_after_seconds cannot be under 10: a PostgreSQL run's heartbeat goes stale after that. */
 export const STALE_SECONDS = 10;

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -7,30 +6,13 @@ import { describe, expect, inject, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { postgresAvailable, useDatabase } from '../helpers/databases.js';
 import { makeInbox, rows, writeFile } from '../helpers/pipelines.js';
+import { bubblewatch, type Proc } from '../helpers/cli.js';
 
 /**
  * Real processes: several schedulers on one PostgreSQL. These drive the built `bubblewatch`
  * binary. (A process killed with SIGKILL in the middle of a load is a fault of the reliability
- * suite: test/reliability/faults-processes.test.ts.)
+ * suite: test/reliability/faults-sigkill.test.ts.)
  */
-
-interface Proc {
-  child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  exited: Promise<number | null>;
-}
-
-function bubblewatch(args: string[], env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'bubblewatch.js'), ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BUBBLEWATCH_LOG_FORMAT: 'json', ...env },
-    cwd: PACKAGE_ROOT,
-  });
-  const proc: Proc = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
-  child.stdout!.on('data', (d) => (proc.stdout += d));
-  child.stderr!.on('data', (d) => (proc.stderr += d));
-  return proc;
-}
 
 function config(dir: string, cron: string, staleSeconds = 10): string {
   return writeFile(
