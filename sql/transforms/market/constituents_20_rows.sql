@@ -18,21 +18,35 @@
 -- Only the rows that differ from the stored ones are written: a full refresh that changes
 -- nothing writes nothing. Deleting every row in scope and inserting it again cost 5× the query
 -- itself, most of it in the unique index, which finds each new key beside its deleted twin and
--- has to visit the heap to tell them apart. The statement below compares the rows as they
--- should be with the stored ones and keeps the differences in a temporary table; the two after
--- it apply them.
+-- has to visit the heap to tell them apart.
+-- When no date in scope has stored rows (a first load; new dates only, as a new trading day),
+-- the rows go straight in. Otherwise the rows as they should be are compared with the stored
+-- ones, and the differences wait in a temporary table for the statements that apply them; on a
+-- first load that would write every row twice. Either way the dates with any change, and how
+-- many rows, are kept for the transforms after this one.
 -- Sorting a million wide rows for `distinct on` spilled to disk at the default 4 MB.
 set local work_mem = '256MB';
 set local jit = off;
+
+create temp table index_constituents_changed (index_code text not null, as_of date not null, rows_changed bigint not null) on commit drop;
 
 -- The stored table's columns without its constraints: a row that is gone has only its key.
 create temp table index_constituents_changes on commit drop as
 select *, false as is_gone, false as was_stored from core.index_constituents with no data;
 
-insert into index_constituents_changes
-  (index_code, as_of, ticker, ticker_key, issuer_id, issuer_source, name, source_sector, gics_sector, sector_source,
-   market_cap_reported, market_cap_unit, market_cap_unit_source, market_cap_usd, float_factor, is_cap_missing,
-   file_id, line_no, run_id, price_to_sales, revenue_ttm_reported, revenue_ttm_usd, revenue_source, is_gone, was_stored)
+-- Which way: decided once, before either statement writes.
+create temp table index_constituents_stored on commit drop as
+select exists (
+  select 1
+  from core.index_constituents c
+  join core.index_refresh_scope s on s.index_code = c.index_code and s.as_of = c.as_of
+  where s.run_id = current_setting('bubblewatch.run_id')::bigint
+) as any_stored;
+
+-- The rows as they should be (a view: each statement below plans it inline; dropped at the end,
+-- or rolled back with the run).
+drop view if exists pg_temp.index_constituents_final;
+create temp view index_constituents_final as
 -- The scope is not materialized: read where it is used, it keeps the statistics of its table, and
 -- the row estimates of every join with it stay right.
 with scope as not materialized (
@@ -46,8 +60,11 @@ with scope as not materialized (
 -- `file_id <> all (array)` filter instead made the planner guess 0.1% of the rows and probe
 -- the scope's index once per row.
 cap_rows as (
-  select r.*,
-         upper(translate(btrim(r.ticker), '-/ ', '...')) as ticker_key
+  select r.file_id, r.line_no, r.run_id, r.index_code, r.as_of, r.ticker, r.issuer_id, r.name, r.sector,
+         r.market_cap, r.market_cap_unit, r.float_factor, r.price_to_sales, r.revenue_ttm,
+         upper(translate(btrim(r.ticker), '-/ ', '...')) as ticker_key,
+         lower(btrim(r.sector)) as label_key,
+         coalesce(r.market_cap, 0) = 0 as is_missing
   from raw.index_constituents r
   join scope s on s.index_code = r.index_code and s.as_of = r.as_of
   where r.record_kind = 'cap'
@@ -97,53 +114,67 @@ sub_industry_sectors as materialized (
   having count(distinct g.sector) = 1
 ),
 
+-- The lookups are small tables: each is resolved once per ticker and once per sector label, and
+-- every row then joins two of them. Joined row by row (six joins of a million wide rows), they
+-- cost more than reading, choosing and comparing the rows together.
+-- Per ticker key: the configured issuer, the issuer map's issuer, and the GICS sector of the
+-- issuer map's sector label.
+ticker_lookup as materialized (
+  select coalesce(o.ticker_key, m.ticker_key) as ticker_key,
+         o.issuer_id as config_issuer_id,
+         m.issuer_id as map_issuer_id,
+         gm.sector as map_sector
+  from core.index_issuer_overrides o
+  full join issuer_map m on m.ticker_key = o.ticker_key
+  left join core.gics_sector_names gm on lower(gm.name) = lower(btrim(m.sector))
+),
+
+-- Per sector label (trimmed, lower case): options.sector_map, else the label as a GICS sector,
+-- else the sub-industry's sector in the issuer map; the first that knows the label wins.
+label_lookup as materialized (
+  select distinct on (label_key) label_key, sector, source
+  from (
+    select so.label_key, so.gics_sector as sector, 'config' as source, 1 as priority
+    from core.index_sector_overrides so
+    union all
+    select lower(g.name), g.sector, 'file', 2
+    from core.gics_sector_names g
+    union all
+    select si.label_key, si.sector, 'sub_industry_map', 3
+    from sub_industry_sectors si
+  ) l
+  order by label_key, priority
+),
+
+-- The current row for each key: a known cap beats an empty one, then the newest file, then
+-- the last line. Chosen before the lookups, on the rows as read.
+chosen as (
+  select distinct on (c.index_code, c.as_of, c.ticker_key) c.*
+  from cap_rows c
+  order by c.index_code, c.as_of, c.ticker_key, c.is_missing, c.file_id desc, c.line_no desc
+),
+
 resolved as (
   select c.*,
          coalesce(c.market_cap_unit, u.unit, 1) as unit,
          case when c.market_cap_unit is not null then 'configured' else 'detected' end as unit_source,
-         coalesce(c.market_cap, 0) = 0 as is_missing,
+         coalesce(t.config_issuer_id, c.issuer_id, t.map_issuer_id, c.ticker_key) as resolved_issuer_id,
          case
-           when o.issuer_id is not null then o.issuer_id
-           when c.issuer_id is not null then c.issuer_id
-           when m.issuer_id is not null then m.issuer_id
-           else c.ticker_key
-         end as resolved_issuer_id,
-         case
-           when o.issuer_id is not null then 'config'
+           when t.config_issuer_id is not null then 'config'
            when c.issuer_id is not null then 'file'
-           when m.issuer_id is not null then 'issuer_map'
+           when t.map_issuer_id is not null then 'issuer_map'
            else 'ticker'
          end as resolved_issuer_source,
+         coalesce(l.sector, t.map_sector) as resolved_sector,
          case
-           when so.gics_sector is not null then so.gics_sector
-           when gs.sector is not null then gs.sector
-           when si.sector is not null then si.sector
-           when gm.sector is not null then gm.sector
-         end as resolved_sector,
-         case
-           when so.gics_sector is not null then 'config'
-           when gs.sector is not null then 'file'
-           when si.sector is not null then 'sub_industry_map'
-           when gm.sector is not null then 'issuer_map'
+           when l.sector is not null then l.source
+           when t.map_sector is not null then 'issuer_map'
            else 'unresolved'
          end as resolved_sector_source
-  from cap_rows c
+  from chosen c
   left join detected_units u on u.file_id = c.file_id and u.index_code = c.index_code and u.as_of = c.as_of
-  left join core.index_issuer_overrides o on o.ticker_key = c.ticker_key
-  left join issuer_map m on m.ticker_key = c.ticker_key
-  left join core.index_sector_overrides so on so.label_key = lower(btrim(c.sector))
-  left join core.gics_sector_names gs on lower(gs.name) = lower(btrim(c.sector))
-  left join sub_industry_sectors si on si.label_key = lower(btrim(c.sector))
-  left join core.gics_sector_names gm on lower(gm.name) = lower(btrim(m.sector))
-),
-
--- Chosen last, after every row is resolved (each on its own, so the winner's figures are the
--- same). Chosen first, the lookups' hash joins lost the sort's order, and the comparison with
--- the stored rows below sorted both sides again.
-chosen as (
-  select distinct on (r.index_code, r.as_of, r.ticker_key) r.*
-  from resolved r
-  order by r.index_code, r.as_of, r.ticker_key, r.is_missing, r.file_id desc, r.line_no desc
+  left join ticker_lookup t on t.ticker_key = c.ticker_key
+  left join label_lookup l on l.label_key = c.label_key
 ),
 
 final as (
@@ -164,7 +195,38 @@ final as (
            when revenue_ttm > 0 then 'reported'
            when not is_missing and price_to_sales > 0 then 'price_to_sales'
          end as revenue_source
-  from chosen
+  from resolved
+)
+
+select * from final;
+
+-- Nothing stored in scope: every row is new.
+with added as (
+  insert into core.index_constituents
+    (index_code, as_of, ticker, ticker_key, issuer_id, issuer_source, name, source_sector, gics_sector, sector_source,
+   market_cap_reported, market_cap_unit, market_cap_unit_source, market_cap_usd, float_factor, is_cap_missing,
+   file_id, line_no, run_id, price_to_sales, revenue_ttm_reported, revenue_ttm_usd, revenue_source)
+  select index_code, as_of, ticker, ticker_key, issuer_id, issuer_source, name, source_sector, gics_sector, sector_source,
+   market_cap_reported, market_cap_unit, market_cap_unit_source, market_cap_usd, float_factor, is_cap_missing,
+   file_id, line_no, run_id, price_to_sales, revenue_ttm_reported, revenue_ttm_usd, revenue_source
+  from index_constituents_final
+  where not (select any_stored from index_constituents_stored)
+  returning index_code, as_of
+)
+insert into index_constituents_changed (index_code, as_of, rows_changed)
+select index_code, as_of, count(*)
+from added
+group by index_code, as_of;
+
+-- Rows stored in scope: compare.
+insert into index_constituents_changes
+  (index_code, as_of, ticker, ticker_key, issuer_id, issuer_source, name, source_sector, gics_sector, sector_source,
+   market_cap_reported, market_cap_unit, market_cap_unit_source, market_cap_usd, float_factor, is_cap_missing,
+   file_id, line_no, run_id, price_to_sales, revenue_ttm_reported, revenue_ttm_usd, revenue_source, is_gone, was_stored)
+with scope as not materialized (
+  select index_code, as_of
+  from core.index_refresh_scope
+  where run_id = current_setting('bubblewatch.run_id')::bigint
 ),
 
 stored as (
@@ -183,7 +245,7 @@ changes as (
          f.price_to_sales, f.revenue_ttm_reported, f.revenue_ttm_usd, f.revenue_source,
          f.index_code is null as is_gone,
          c.index_code is not null as was_stored
-  from final f
+  from index_constituents_final f
   full join stored c on c.index_code = f.index_code and c.as_of = f.as_of and c.ticker_key = f.ticker_key
   where c.index_code is null
      or f.index_code is null
@@ -195,11 +257,11 @@ changes as (
             scale(c.price_to_sales), scale(c.revenue_ttm_reported), scale(c.revenue_ttm_usd))
 )
 
-select * from changes;
+select * from changes
+where (select any_stored from index_constituents_stored);
 
 -- Rows that are gone or differ go; rows that are new or differ come (as they should be). Only
--- rows that were stored are looked up to delete: on a first load every row is new, and probing
--- the key for each of them cost as much as the insert.
+-- rows that were stored are looked up to delete.
 delete from core.index_constituents c
 using index_constituents_changes x
 where x.was_stored
@@ -210,8 +272,17 @@ insert into core.index_constituents
    market_cap_reported, market_cap_unit, market_cap_unit_source, market_cap_usd, float_factor, is_cap_missing,
    file_id, line_no, run_id, price_to_sales, revenue_ttm_reported, revenue_ttm_usd, revenue_source)
 select index_code, as_of, ticker, ticker_key, issuer_id, issuer_source, name, source_sector, gics_sector, sector_source,
-       market_cap_reported, market_cap_unit, market_cap_unit_source, market_cap_usd, float_factor, is_cap_missing,
-       file_id, line_no, run_id, price_to_sales, revenue_ttm_reported, revenue_ttm_usd, revenue_source
+   market_cap_reported, market_cap_unit, market_cap_unit_source, market_cap_usd, float_factor, is_cap_missing,
+   file_id, line_no, run_id, price_to_sales, revenue_ttm_reported, revenue_ttm_usd, revenue_source
 from index_constituents_changes
 where not is_gone;
 
+insert into index_constituents_changed (index_code, as_of, rows_changed)
+select index_code, as_of, count(*)
+from index_constituents_changes
+group by index_code, as_of;
+
+drop view index_constituents_final;
+
+-- The later transforms join it by date.
+analyze index_constituents_changed;

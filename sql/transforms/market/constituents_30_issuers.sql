@@ -11,23 +11,24 @@
 --   per_class      the revenues of the classes with a cap are summed, and the issuer has
 --                  none unless each of them has one (a part would overstate its P/S).
 -- Fresh statistics for the rows just rewritten, when they are a sizeable part of the table (see
--- constituents_10_scope.sql): the rows constituents_20_rows.sql changed (its temporary table) are
--- a tenth of the table or more. A full refresh that changes nothing keeps the statistics it has.
+-- constituents_10_scope.sql): the rows constituents_20_rows.sql added, changed or removed are a
+-- tenth of the table or more. A full refresh that changes nothing keeps the statistics it has.
 do $$
 begin
-  if (select count(*) from index_constituents_changes) * 10
+  if (select coalesce(sum(rows_changed), 0) from index_constituents_changed) * 10
      >= (select greatest(c.reltuples, 0) from pg_class c where c.oid = 'core.index_constituents'::regclass) then
     analyze core.index_constituents;
   end if;
 end $$;
 
--- Only the rows that differ from the stored ones are written (see constituents_20_rows.sql).
+-- Only the rows that differ from the stored ones are written; when no date to rebuild has
+-- stored rows (a first load, a new day), the rows go straight in (see constituents_20_rows.sql).
 set local work_mem = '256MB';
 set local jit = off;
 
 -- The dates whose issuers can change: an issuer row is computed from the date's constituent
 -- rows and the share_class_caps setting alone. So a date in scope is rebuilt when
--- constituents_20_rows.sql changed one of its rows (its temporary table), or when
+-- constituents_20_rows.sql added, changed or removed one of its rows, or when
 -- core.index_concentration (rebuilt after this) has no row for it computed under the current
 -- setting. A full refresh that changes nothing rebuilds no date. With statistics, for the joins.
 create temp table index_issuers_dates on commit drop as
@@ -40,7 +41,7 @@ select s.index_code, s.as_of
 from core.index_refresh_scope s
 where s.run_id = current_setting('bubblewatch.run_id')::bigint
   and (
-    exists (select 1 from index_constituents_changes x where x.index_code = s.index_code and x.as_of = s.as_of)
+    exists (select 1 from index_constituents_changed x where x.index_code = s.index_code and x.as_of = s.as_of)
     or not exists (
       select 1
       from core.index_concentration c
@@ -51,13 +52,24 @@ where s.run_id = current_setting('bubblewatch.run_id')::bigint
 
 analyze index_issuers_dates;
 
+create temp table index_issuers_changed (index_code text not null, as_of date not null, rows_changed bigint not null) on commit drop;
+
 -- The stored table's columns without its constraints: a row that is gone has only its key.
 create temp table index_issuers_changes on commit drop as
 select *, false as is_gone, false as was_stored from core.index_issuers with no data;
 
-insert into index_issuers_changes
-  (index_code, as_of, issuer_id, issuer_source, issuer_name, primary_ticker, tickers, share_classes, classes_with_cap,
-   gics_sector, cap_rule, market_cap, weight, cap_rank, revenue_ttm, price_to_sales, is_gone, was_stored)
+-- Which way: decided once, before either statement writes.
+create temp table index_issuers_stored on commit drop as
+select exists (
+  select 1
+  from core.index_issuers i
+  join index_issuers_dates s on s.index_code = i.index_code and s.as_of = i.as_of
+) as any_stored;
+
+-- The rows as they should be (a view, planned inline by each statement below; dropped at the
+-- end, or rolled back with the run).
+drop view if exists pg_temp.index_issuers_computed;
+create temp view index_issuers_computed as
 with settings as (
   select share_class_caps from core.index_settings
   union all
@@ -122,6 +134,33 @@ computed as (
   select index_code, as_of, issuer_id, issuer_source, issuer_name, primary_ticker, tickers, share_classes, classes_with_cap,
          gics_sector, cap_rule, market_cap, weight, cap_rank, revenue_ttm, price_to_sales
   from final
+)
+
+select * from computed;
+
+-- Nothing stored for these dates: every row is new.
+with added as (
+  insert into core.index_issuers
+    (index_code, as_of, issuer_id, issuer_source, issuer_name, primary_ticker, tickers, share_classes, classes_with_cap,
+   gics_sector, cap_rule, market_cap, weight, cap_rank, revenue_ttm, price_to_sales)
+  select index_code, as_of, issuer_id, issuer_source, issuer_name, primary_ticker, tickers, share_classes, classes_with_cap,
+   gics_sector, cap_rule, market_cap, weight, cap_rank, revenue_ttm, price_to_sales
+  from index_issuers_computed
+  where not (select any_stored from index_issuers_stored)
+  returning index_code, as_of
+)
+insert into index_issuers_changed (index_code, as_of, rows_changed)
+select index_code, as_of, count(*)
+from added
+group by index_code, as_of;
+
+-- Rows stored for these dates: compare.
+insert into index_issuers_changes
+  (index_code, as_of, issuer_id, issuer_source, issuer_name, primary_ticker, tickers, share_classes, classes_with_cap,
+   gics_sector, cap_rule, market_cap, weight, cap_rank, revenue_ttm, price_to_sales, is_gone, was_stored)
+with dates as (
+  select index_code, as_of
+  from index_issuers_dates
 ),
 
 stored as (
@@ -136,7 +175,7 @@ changes as (
          coalesce(f.issuer_id, c.issuer_id) as issuer_id, f.issuer_source, f.issuer_name, f.primary_ticker, f.tickers,
          f.share_classes, f.classes_with_cap, f.gics_sector, f.cap_rule, f.market_cap, f.weight, f.cap_rank, f.revenue_ttm,
          f.price_to_sales, f.index_code is null as is_gone, c.index_code is not null as was_stored
-  from computed f
+  from index_issuers_computed f
   full join stored c on c.index_code = f.index_code and c.as_of = f.as_of and c.issuer_id = f.issuer_id
   where c.index_code is null
      or f.index_code is null
@@ -145,7 +184,8 @@ changes as (
         is distinct from row(scale(c.market_cap), scale(c.weight), scale(c.revenue_ttm), scale(c.price_to_sales))
 )
 
-select * from changes;
+select * from changes
+where (select any_stored from index_issuers_stored);
 
 -- Only rows that were stored are looked up to delete (a first load has none).
 delete from core.index_issuers i
@@ -160,3 +200,13 @@ select index_code, as_of, issuer_id, issuer_source, issuer_name, primary_ticker,
        gics_sector, cap_rule, market_cap, weight, cap_rank, revenue_ttm, price_to_sales
 from index_issuers_changes
 where not is_gone;
+
+insert into index_issuers_changed (index_code, as_of, rows_changed)
+select index_code, as_of, count(*)
+from index_issuers_changes
+group by index_code, as_of;
+
+drop view index_issuers_computed;
+
+-- The later transforms join it by date.
+analyze index_issuers_changed;

@@ -8,11 +8,11 @@ set local work_mem = '256MB';
 set local jit = off;
 
 -- Fresh statistics for the issuers just rewritten, which this and the later transforms read, when
--- the rows constituents_30_issuers.sql changed (its temporary table) are a tenth of the table or
+-- the rows constituents_30_issuers.sql added, changed or removed are a tenth of the table or
 -- more (see constituents_10_scope.sql).
 do $$
 begin
-  if (select count(*) from index_issuers_changes) * 10
+  if (select coalesce(sum(rows_changed), 0) from index_issuers_changed) * 10
      >= (select greatest(c.reltuples, 0) from pg_class c where c.oid = 'core.index_issuers'::regclass) then
     analyze core.index_issuers;
   end if;
@@ -20,7 +20,8 @@ end $$;
 
 -- The dates whose figures can change, for this transform and constituents_50_top_n.sql and
 -- constituents_60_sectors.sql: those in scope where constituents_20_rows.sql or
--- constituents_30_issuers.sql changed a row (their temporary tables), or that have no figures
+-- constituents_30_issuers.sql added, changed or removed a row (their temporary tables of changed
+-- dates), or that have no figures
 -- yet; every date in scope when the settings changed in this run (prepare writes them in the
 -- run's transaction, so their updated_at is now()). A full refresh that changes nothing
 -- rebuilds no date. With statistics, for the joins.
@@ -30,8 +31,8 @@ from core.index_refresh_scope s
 where s.run_id = current_setting('bubblewatch.run_id')::bigint
   and (
     exists (select 1 from core.index_settings st where st.updated_at = now())
-    or exists (select 1 from index_constituents_changes x where x.index_code = s.index_code and x.as_of = s.as_of)
-    or exists (select 1 from index_issuers_changes x where x.index_code = s.index_code and x.as_of = s.as_of)
+    or exists (select 1 from index_constituents_changed x where x.index_code = s.index_code and x.as_of = s.as_of)
+    or exists (select 1 from index_issuers_changed x where x.index_code = s.index_code and x.as_of = s.as_of)
     or not exists (select 1 from core.index_concentration c where c.index_code = s.index_code and c.as_of = s.as_of)
   );
 
