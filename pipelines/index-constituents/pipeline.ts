@@ -234,8 +234,12 @@ export const indexConstituents = definePipeline({
       name: 'index_unit_detected',
       description: 'files loaded by this run whose caps were read as millions or billions of USD by auto-detection (set market_cap_unit for the file to confirm)',
       severity: 'warn',
+      // This run wrote rows only for the dates in its scope: the join finds them by primary key
+      // instead of reading every stored row for their run_id.
       sql: `select c.index_code, c.as_of, f.uri as source_file, min(c.market_cap_unit) as detected_unit
             from core.index_constituents c
+            join core.index_refresh_scope s on s.index_code = c.index_code and s.as_of = c.as_of
+                                            and s.run_id = current_setting('bubblewatch.run_id')::bigint
             join etl.source_files f on f.file_id = c.file_id
             where c.run_id = current_setting('bubblewatch.run_id')::bigint
               and c.market_cap_unit_source = 'detected' and c.market_cap_unit <> 1
