@@ -204,11 +204,11 @@ select * from final;
 with added as (
   insert into core.index_constituents
     (index_code, as_of, ticker, ticker_key, issuer_id, issuer_source, name, source_sector, gics_sector, sector_source,
-   market_cap_reported, market_cap_unit, market_cap_unit_source, market_cap_usd, float_factor, is_cap_missing,
-   file_id, line_no, run_id, price_to_sales, revenue_ttm_reported, revenue_ttm_usd, revenue_source)
+     market_cap_reported, market_cap_unit, market_cap_unit_source, market_cap_usd, float_factor, is_cap_missing,
+     file_id, line_no, run_id, price_to_sales, revenue_ttm_reported, revenue_ttm_usd, revenue_source)
   select index_code, as_of, ticker, ticker_key, issuer_id, issuer_source, name, source_sector, gics_sector, sector_source,
-   market_cap_reported, market_cap_unit, market_cap_unit_source, market_cap_usd, float_factor, is_cap_missing,
-   file_id, line_no, run_id, price_to_sales, revenue_ttm_reported, revenue_ttm_usd, revenue_source
+         market_cap_reported, market_cap_unit, market_cap_unit_source, market_cap_usd, float_factor, is_cap_missing,
+         file_id, line_no, run_id, price_to_sales, revenue_ttm_reported, revenue_ttm_usd, revenue_source
   from index_constituents_final
   where not (select any_stored from index_constituents_stored)
   returning index_code, as_of

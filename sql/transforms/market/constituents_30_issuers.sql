@@ -142,9 +142,9 @@ select * from computed;
 with added as (
   insert into core.index_issuers
     (index_code, as_of, issuer_id, issuer_source, issuer_name, primary_ticker, tickers, share_classes, classes_with_cap,
-   gics_sector, cap_rule, market_cap, weight, cap_rank, revenue_ttm, price_to_sales)
+     gics_sector, cap_rule, market_cap, weight, cap_rank, revenue_ttm, price_to_sales)
   select index_code, as_of, issuer_id, issuer_source, issuer_name, primary_ticker, tickers, share_classes, classes_with_cap,
-   gics_sector, cap_rule, market_cap, weight, cap_rank, revenue_ttm, price_to_sales
+         gics_sector, cap_rule, market_cap, weight, cap_rank, revenue_ttm, price_to_sales
   from index_issuers_computed
   where not (select any_stored from index_issuers_stored)
   returning index_code, as_of
