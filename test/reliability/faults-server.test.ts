@@ -207,9 +207,14 @@ async function serverStopsMidRun(s: Scenario): Promise<void> {
   }
 }
 
+// The faults stop and start a server of their own, so they need the PostgreSQL binaries.
 const maybe = faultServerAvailable() ? describe : describe.skip;
+const NAME = 'PostgreSQL stopped in the middle of a run';
+const title = faultServerAvailable()
+  ? NAME
+  : `${NAME} [SKIPPED — no PostgreSQL binaries to start a server that can be stopped; set PG_BINDIR or install postgresql]`;
 
-maybe('PostgreSQL stopped in the middle of a run', () => {
+maybe(title, () => {
   beforeAll(async () => {
     server = await startFaultServer();
     await admin('postgres', (c) => c.query(`create database ${TEMPLATE} template template0 encoding 'UTF8'`));
