@@ -3,7 +3,8 @@ import pg from 'pg';
 import { expect, it } from 'vitest';
 import { describeEachDatabase, useDatabase } from '../helpers/databases.js';
 import { makeInbox, rows } from '../helpers/pipelines.js';
-import { bigFile, bubblewatch, config, lostAgainstCleanRun, tracker } from './processes.js';
+import { bubblewatch } from '../helpers/cli.js';
+import { bigFile, config, lostAgainstCleanRun, tracker } from './processes.js';
 
 const ROWS = 5_000;
 

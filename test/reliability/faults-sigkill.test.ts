@@ -4,7 +4,8 @@ import pg from 'pg';
 import { expect, it } from 'vitest';
 import { describeEachDatabase, useDatabase } from '../helpers/databases.js';
 import { makeInbox, rows } from '../helpers/pipelines.js';
-import { STALE_SECONDS, bigFile, bubblewatch, config, lostAgainstCleanRun, tracker, waitFor } from './processes.js';
+import { bubblewatch } from '../helpers/cli.js';
+import { STALE_SECONDS, bigFile, config, lostAgainstCleanRun, tracker, waitFor } from './processes.js';
 
 /**
  * Item 3 of issue 8: a `bubblewatch run` process SIGKILLed in the middle of its run, on PGlite

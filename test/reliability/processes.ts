@@ -5,9 +5,7 @@ import { useDatabase, type DbKind, type TestDatabase } from '../helpers/database
 import { customSeries } from '../../pipelines/custom-series/pipeline.js';
 import type { AnyPipeline } from '../../src/engine/pipeline.js';
 import { inboxConfig, runOnce, writeFile } from '../helpers/pipelines.js';
-import { bubblewatch, type Proc } from '../helpers/cli.js';
-
-export { bubblewatch, type Proc };
+import type { Proc } from '../helpers/cli.js';
 import { contents, diffContents } from './db-state.js';
 import type { FaultId } from './faults-plan.js';
 import { record } from './outcomes.js';
