@@ -1,12 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 
 /**
- * The bad-input corpus table, test/fixtures/bad/cases.yaml, validated. See the comment at
- * the top of that file (and its README.md) for what each field means.
+ * The bad-input corpus table, validated: test/fixtures/bad/cases.yaml (the companions and the
+ * first cases) and every cases-<topic>.yaml beside it (more cases, under `cases:` only). See the
+ * comment at the top of cases.yaml (and README.md) for what each field means.
  */
 
 export const BAD_DIR = join(PACKAGE_ROOT, 'test', 'fixtures', 'bad');
@@ -87,6 +88,21 @@ const fileSchema = z.strictObject({
   companions: z.record(z.enum(PIPELINES), z.string()),
   cases: z.array(caseSchema).min(1),
 });
+const moreCasesSchema = z.strictObject({ cases: z.array(caseSchema).min(1) });
+
+/** The extra case files, in name order: cases-<topic>.yaml. */
+export function caseFiles(): string[] {
+  const extra = readdirSync(BAD_DIR).filter((n) => /^cases-[a-z0-9-]+\.yaml$/.test(n)).sort();
+  return [CASES_FILE, ...extra.map((n) => join(BAD_DIR, n))];
+}
+
+function parseFile<T>(file: string, schema: z.ZodType<T>): T {
+  const parsed = schema.safeParse(parse(readFileSync(file, 'utf8')));
+  if (!parsed.success) {
+    throw new Error(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
 
 export interface Corpus {
   readonly companions: Readonly<Partial<Record<PipelineName, string>>>;
@@ -97,15 +113,18 @@ let cached: Corpus | undefined;
 
 export function loadCorpus(): Corpus {
   if (cached) return cached;
-  const parsed = fileSchema.safeParse(parse(readFileSync(CASES_FILE, 'utf8')));
-  if (!parsed.success) {
-    throw new Error(`${CASES_FILE}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const [first, ...rest] = caseFiles();
+  const main = parseFile(first!, fileSchema);
+  const cases: BadCase[] = [];
+  const where = new Map<string, string>();
+  for (const [file, list] of [[first!, main.cases], ...rest.map((f) => [f, parseFile(f, moreCasesSchema).cases] as const)] as const) {
+    for (const c of list) {
+      const seen = where.get(c.id);
+      if (seen) throw new Error(`${file}: case id ${c.id} appears twice (also in ${seen})`);
+      where.set(c.id, file);
+      cases.push(c);
+    }
   }
-  const ids = new Set<string>();
-  for (const c of parsed.data.cases) {
-    if (ids.has(c.id)) throw new Error(`${CASES_FILE}: case id ${c.id} appears twice`);
-    ids.add(c.id);
-  }
-  cached = parsed.data;
+  cached = { companions: main.companions, cases };
   return cached;
 }
