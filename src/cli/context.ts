@@ -51,6 +51,7 @@ export function runContext(ctx: CliContext, handle: DatabaseHandle): RunContext 
     logger: ctx.logger,
     shared: { ...ctx.config.shared, archives: ctx.config.archives },
     fetch: httpFetcher(ctx),
+    lockWaitMs: ctx.config.scheduler.lock_wait_seconds * 1000,
     afterSuccess: async (summary, options) => {
       if (ctx.config.alerts.rules.length === 0) return;
       await evaluateAlerts(alerts, { runId: summary.runId, isBackfill: options.trigger === 'backfill' });

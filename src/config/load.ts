@@ -30,7 +30,14 @@ export interface ResolvedPipelineConfig {
   /** Folder that source keys are relative to: the config file's folder. */
   readonly baseDir: string;
   readonly options: Readonly<Record<string, unknown>>;
+  /**
+   * What happens to the rows of a file that is no longer among the sources (deleted, moved or
+   * renamed): keep them (the default; the run says the file is missing), or retire them.
+   */
+  readonly onMissing?: MissingFilePolicy;
 }
+
+export type MissingFilePolicy = 'keep' | 'retire';
 
 export interface AppConfig {
   readonly file: string;
@@ -150,6 +157,7 @@ export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv
       sources,
       baseDir: configDir,
       options: entry?.options ?? {},
+      onMissing: entry?.on_missing ?? 'keep',
     });
   }
   if (usesUrls && !config.http.user_agent) {

@@ -65,6 +65,11 @@ export const pipelineConfigSchema = z.strictObject({
   sources: z.array(sourceSchema).min(1).optional(),
   /** Pipeline-specific settings; each pipeline validates its own. */
   options: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * The rows of a file that has left the sources (deleted, moved, renamed): keep them (the run
+   * lists the file as missing), or retire them so that they no longer count.
+   */
+  on_missing: z.enum(['keep', 'retire']).optional(),
 });
 
 export const httpSchema = z.strictObject({
@@ -90,6 +95,11 @@ export const schedulerSchema = z.strictObject({
   /** A running run whose heartbeat is older than this belongs to a process that died. */
   stale_after_seconds: z.number().int().min(10).default(120),
   heartbeat_seconds: z.number().int().min(1).default(15),
+  /**
+   * How long a run waits for another run of the same pipeline to finish (one loads at a time)
+   * before it fails, naming the holder.
+   */
+  lock_wait_seconds: z.number().int().min(0).default(900),
   /** On SIGINT/SIGTERM, how long the current step may take to finish before it is interrupted. */
   shutdown_timeout_seconds: z.number().int().min(0).default(20),
   retry: z

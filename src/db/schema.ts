@@ -3,7 +3,7 @@ import type { RejectsTable } from './tables/rejects.table.js';
 import type { RunFilesTable } from './tables/run-files.table.js';
 import type { RunsTable } from './tables/runs.table.js';
 import type { SchemaMigrationsTable } from './tables/schema-migrations.table.js';
-import type { SourceFilesTable } from './tables/source-files.table.js';
+import type { FileFailuresTable, PipelineLocksTable, SourceFilesTable } from './tables/source-files.table.js';
 import type { BackfillsTable, PartitionsTable, ScheduleTicksTable } from './tables/scheduling.table.js';
 
 /**
@@ -14,6 +14,8 @@ export interface Database {
   'etl.runs': RunsTable;
   'etl.source_files': SourceFilesTable;
   'etl.run_files': RunFilesTable;
+  'etl.file_failures': FileFailuresTable;
+  'etl.pipeline_locks': PipelineLocksTable;
   'etl.rejects': RejectsTable;
   'etl.check_results': CheckResultsTable;
   'etl.check_failures': CheckFailuresTable;

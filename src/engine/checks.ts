@@ -1,5 +1,5 @@
 import type { SqlConnection } from '../db/connect.js';
-import type { DataCheck } from './pipeline.js';
+import type { DataCheck, FileCheck, PipelineRuntime } from './pipeline.js';
 
 /**
  * Data checks run after transforms, in the run's transaction. Each check's SQL selects
@@ -87,4 +87,39 @@ export async function checkTableCounts(
     outcomes.push({ check, failingRows: dropped ? 1 : 0, sample: dropped ? [row] : [], kept: dropped ? [row] : [], passed: !dropped });
   }
   return { outcomes, counts };
+}
+
+export interface FileCheckFailure {
+  readonly check: FileCheck;
+  readonly failingRows: number;
+  readonly sample: readonly unknown[];
+}
+
+/** Run a pipeline's file checks over one file just loaded into raw. Returns the first failing check, if any. */
+export async function runFileChecks(
+  conn: SqlConnection,
+  checks: readonly FileCheck[],
+  fileId: number,
+  runtime: PipelineRuntime,
+): Promise<FileCheckFailure | undefined> {
+  const active = checks.filter((c) => c.enabled?.(runtime) ?? true);
+  for (const check of active) {
+    if (check.setup) await conn.script(check.setup);
+    if (check.prepare) await conn.query(check.prepare, [fileId]);
+    const params = [fileId, ...(check.params?.(runtime) ?? [])];
+    const body = check.sql.trim().replace(/;\s*$/, '');
+    let rows: { total: number; row: unknown }[];
+    try {
+      ({ rows } = await conn.query<{ total: number; row: unknown }>(
+        `select count(*) over () as total, to_jsonb(failing) as row from (${body}) as failing limit ${CHECK_SAMPLE_ROWS}`,
+        params,
+      ));
+    } catch (error) {
+      const e = error instanceof Error ? error : new Error(String(error));
+      e.message = `file check ${check.name} could not run: ${e.message}`;
+      throw e;
+    }
+    if (rows.length > 0) return { check, failingRows: rows[0]!.total, sample: rows.map((r) => r.row) };
+  }
+  return undefined;
 }

@@ -33,6 +33,14 @@ export interface DiscoveredFile {
   readonly sourceKey: string;
   readonly sizeBytes: number;
   readonly sha256: string;
+  /**
+   * The file system's record of the bytes hashed (see fileStamp): the run compares it before and
+   * after reading, so that what it loads is what it hashed. Undefined: the unit was not stable
+   * while it was hashed (a writer is still at work), and is left for a later run.
+   */
+  readonly stamp?: string | undefined;
+  /** The unit cannot be read as a whole (a dataset folder without one of its files): it fails alone. */
+  readonly problem?: InputFileError | undefined;
 }
 
 const IN_PROGRESS = /(^\.|^~\$|\.(part|partial|tmp|crdownload|swp|download)$)/i;
@@ -47,7 +55,11 @@ export function hasGlob(path: string): boolean {
   return /[*?[]/.test(path);
 }
 
-/** Glob → RegExp over '/'-separated paths: * and ? stay within a segment, ** crosses segments. */
+/**
+ * Glob → RegExp over '/'-separated paths: * and ? stay within a segment, ** crosses segments.
+ * Case-insensitive: an inbox's `*.csv` takes DATA.CSV too (spreadsheet programs on some
+ * systems save upper-case extensions).
+ */
 export function globToRegExp(glob: string): RegExp {
   let re = '';
   for (let i = 0; i < glob.length; i++) {
@@ -75,7 +87,7 @@ export function globToRegExp(glob: string): RegExp {
       re += c.replace(/[.+^${}()|\\]/g, '\\$&');
     }
   }
-  return new RegExp(`^${re}$`);
+  return new RegExp(`^${re}$`, 'i');
 }
 
 /** Called for a file a source will not read: a link that points outside the source's folder. */
@@ -122,7 +134,15 @@ function toSlashes(path: string): string {
   return path.split(sep).join('/');
 }
 
-async function listSource(source: Extract<ResolvedSource, { kind: 'path' }>, spec: SourceSpec, onRefused: RefusedHandler): Promise<string[]> {
+/** Called with the files of an inbox folder that its pattern does not take (READMEs aside). */
+export type IgnoredHandler = (folder: string, pattern: string, names: readonly string[]) => void;
+
+async function listSource(
+  source: Extract<ResolvedSource, { kind: 'path' }>,
+  spec: SourceSpec,
+  onRefused: RefusedHandler,
+  onIgnored?: IgnoredHandler,
+): Promise<string[]> {
   if (hasGlob(source.path)) {
     const parts = toSlashes(source.path).split('/');
     const firstGlob = parts.findIndex(hasGlob);
@@ -154,14 +174,36 @@ async function listSource(source: Extract<ResolvedSource, { kind: 'path' }>, spe
   const matcher = globToRegExp(source.pattern);
   const entries = await readdir(source.path, { withFileTypes: true });
   const out: string[] = [];
+  const ignored: string[] = [];
   for (const entry of entries) {
     if (IN_PROGRESS.test(entry.name)) continue;
     const full = join(source.path, entry.name);
     const kind = entry.isSymbolicLink() ? await followLink(full, source.path, onRefused) : entry.isDirectory() ? 'dir' : entry.isFile() ? 'file' : undefined;
     if (kind === 'file' && matcher.test(entry.name)) out.push(full);
     else if (kind === 'dir' && marker && existsSync(join(full, marker))) out.push(full);
+    else if (kind === 'file' && !/^readme(\.[a-z]+)?$|^provenance/i.test(entry.name)) ignored.push(entry.name);
   }
+  if (ignored.length > 0) onIgnored?.(source.path, source.pattern, ignored.sort());
   return out;
+}
+
+/**
+ * What the file system says about a file's bytes: device, inode, size, and the modification and
+ * status-change times in nanoseconds. Any write, truncation or replacement changes it; the
+ * status-change time (ctime) cannot be set back by a program, as the modification time can.
+ * Equal stamps before hashing and after reading mean the bytes read are the bytes hashed.
+ */
+export async function fileStamp(path: string): Promise<string> {
+  const s = await stat(path, { bigint: true });
+  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+}
+
+/** The stamp of a unit: a file, or the content files of a dataset folder. */
+export async function unitStamp(path: string, members?: readonly string[]): Promise<string> {
+  if (!members) return fileStamp(path);
+  const parts: string[] = [];
+  for (const name of [...members].sort()) parts.push(`${name}=${await fileStamp(join(path, name))}`);
+  return parts.join(';');
 }
 
 export function sha256File(path: string): Promise<{ sha256: string; sizeBytes: number }> {
@@ -178,15 +220,21 @@ export function sha256File(path: string): Promise<{ sha256: string; sizeBytes: n
   });
 }
 
+async function requireMembers(path: string, files: readonly string[]): Promise<void> {
+  for (const name of files) {
+    if (!existsSync(join(path, name))) {
+      throw new InputFileError({ file: path }, `the dataset folder has no ${name}`, `files ${(await readdir(path)).join(', ')}`, `${files.join(' and ')}`);
+    }
+  }
+}
+
 /** A dataset folder's identity: the SHA-256 over its content files' names and hashes. */
 async function sha256Folder(path: string, files: readonly string[]): Promise<{ sha256: string; sizeBytes: number }> {
   const hash = createHash('sha256');
   let size = 0;
   for (const name of [...files].sort()) {
     const file = join(path, name);
-    if (!existsSync(file)) {
-      throw new InputFileError({ file: path }, `the dataset folder has no ${name}`, `files ${(await readdir(path)).join(', ')}`, `${files.join(' and ')}`);
-    }
+    await requireMembers(path, [name]);
     const one = await sha256File(file);
     hash.update(`${name}\0${one.sha256}\n`);
     size += one.sizeBytes;
@@ -205,6 +253,7 @@ export interface DiscoverOptions {
   readonly partitions?: PartitionSpec | undefined;
   readonly now?: Date;
   readonly onRefused?: RefusedHandler;
+  readonly onIgnored?: IgnoredHandler;
 }
 
 export async function discoverFiles(options: DiscoverOptions): Promise<DiscoveredFile[]> {
@@ -228,7 +277,7 @@ export async function discoverFiles(options: DiscoverOptions): Promise<Discovere
       }
       continue;
     }
-    for (const path of (await listSource(source, spec, options.onRefused ?? (() => {}))).sort()) {
+    for (const path of (await listSource(source, spec, options.onRefused ?? (() => {}), options.onIgnored)).sort()) {
       if (seen.has(path)) continue;
       seen.add(path);
       found.push({ path, uri: path });
@@ -236,11 +285,35 @@ export async function discoverFiles(options: DiscoverOptions): Promise<Discovere
   }
   const files: DiscoveredFile[] = [];
   for (const f of found) {
-    const isFolder = (await stat(f.path)).isDirectory();
-    const { sha256, sizeBytes } = isFolder ? await sha256Folder(f.path, spec.datasetFiles ?? [spec.datasetMarker ?? '']) : await sha256File(f.path);
+    let isFolder: boolean;
+    try {
+      isFolder = (await stat(f.path)).isDirectory();
+    } catch (error) {
+      // Listed a moment ago, gone now (moved away by whoever tidies the inbox): not a source any more.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    const members = isFolder ? (spec.datasetFiles ?? [spec.datasetMarker ?? '']) : undefined;
+    let hashed: { sha256: string; sizeBytes: number };
+    let before: string;
     const rel = relative(baseDir, f.path);
     const sourceKey = f.key ?? (isAbsolute(rel) ? toSlashes(f.path) : toSlashes(rel));
-    files.push({ path: f.path, uri: f.uri, sourceKey, sizeBytes, sha256 });
+    try {
+      if (members) await requireMembers(f.path, members);
+      before = await unitStamp(f.path, members);
+      hashed = members ? await sha256Folder(f.path, members) : await sha256File(f.path);
+    } catch (error) {
+      if (error instanceof InputFileError) {
+        files.push({ path: f.path, uri: f.uri, sourceKey, sizeBytes: 0, sha256: '', problem: error });
+        continue;
+      }
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    // A writer still at work changes the stamp while the bytes are hashed: no stamp, so the run
+    // leaves the unit for later instead of loading bytes other than those it hashed.
+    const after = await unitStamp(f.path, members).catch(() => undefined);
+    files.push({ path: f.path, uri: f.uri, sourceKey, sizeBytes: hashed.sizeBytes, sha256: hashed.sha256, stamp: after === before ? after : undefined });
   }
   return files;
 }
@@ -248,4 +321,10 @@ export async function discoverFiles(options: DiscoverOptions): Promise<Discovere
 /** A short name for a unit in messages: the URL, or the path relative to the working folder. */
 export function describeUnit(file: DiscoveredFile): string {
   return file.uri === file.path ? displayPath(file.path) : file.uri;
+}
+
+/** A discovered unit's stamp as it is now: a file, or a dataset folder's content files. */
+export async function stampOf(path: string, spec: SourceSpec): Promise<string> {
+  const isFolder = (await stat(path)).isDirectory();
+  return unitStamp(path, isFolder ? (spec.datasetFiles ?? [spec.datasetMarker ?? '']) : undefined);
 }

@@ -74,6 +74,28 @@ export interface DataCheck {
   readonly sql: string;
 }
 
+/**
+ * A check of one source file, run right after the file's rows are in its raw table and before
+ * any transform: a file that fails it is held back whole (nothing of it kept, the rest of the run
+ * loads), for instance a snapshot whose size departs from its neighbours' (a truncated download).
+ */
+export interface FileCheck {
+  readonly name: string;
+  readonly description: string;
+  /** Statements without parameters run first (e.g. create a temporary table the check fills). */
+  readonly setup?: string;
+  /**
+   * One statement run next, with $1 the file's file_id (e.g. note the file's figures, for this
+   * check and the next file's; a file that fails rolls its notes back with its rows).
+   */
+  readonly prepare?: string;
+  /** Selects the file's failing rows (none = pass): $1 is the file's file_id, then `params`. */
+  readonly sql: string;
+  readonly params?: (runtime: PipelineRuntime) => readonly unknown[];
+  /** Whether the check applies this run (e.g. it can be switched off in the options). */
+  readonly enabled?: (runtime: PipelineRuntime) => boolean;
+}
+
 export interface SourceSpec {
   /** File names taken from a folder source when the config gives no pattern, e.g. "*.csv". */
   readonly pattern: string;
@@ -134,6 +156,8 @@ export interface PipelineDefinition<S extends RowSpec<RowFields> = RowSpec<RowFi
   /** SQL files under sql/transforms/, run in this order inside the run's transaction. */
   readonly transforms: readonly string[];
   readonly checks: readonly DataCheck[];
+  /** Checks of each file before transforms; a file that fails one is held back alone. */
+  readonly fileChecks?: readonly FileCheck[];
   readonly defaults: { readonly schedule: ScheduleInput };
   /** Analyst views this pipeline feeds, named in summaries and docs. */
   readonly views: readonly string[];

@@ -10,6 +10,8 @@ export interface RunCounts {
   readonly filesSeen: number;
   readonly filesLoaded: number;
   readonly filesSkipped: number;
+  /** Refused whole (a file that cannot be read, or fails a file check); the others still load. */
+  readonly filesFailed: number;
   readonly rowsRead: number;
   readonly rowsLoaded: number;
   readonly rowsRejected: number;
@@ -20,6 +22,7 @@ export const ZERO_COUNTS: RunCounts = {
   filesSeen: 0,
   filesLoaded: 0,
   filesSkipped: 0,
+  filesFailed: 0,
   rowsRead: 0,
   rowsLoaded: 0,
   rowsRejected: 0,
@@ -67,7 +70,7 @@ export async function heartbeat(handle: DatabaseHandle, runId: number): Promise<
 export async function finishRun(
   handle: DatabaseHandle,
   runId: number,
-  status: Extract<RunStatus, 'succeeded' | 'failed' | 'skipped' | 'interrupted'>,
+  status: Extract<RunStatus, 'succeeded' | 'partial' | 'failed' | 'skipped' | 'interrupted'>,
   counts: RunCounts,
   error?: string,
 ): Promise<void> {
@@ -80,6 +83,7 @@ export async function finishRun(
       files_seen: counts.filesSeen,
       files_loaded: counts.filesLoaded,
       files_skipped: counts.filesSkipped,
+      files_failed: counts.filesFailed,
       rows_read: counts.rowsRead,
       rows_loaded: counts.rowsLoaded,
       rows_rejected: counts.rowsRejected,

@@ -1,6 +1,11 @@
 import type { Generated, Selectable } from 'kysely';
 
-export type RunFileAction = 'loaded' | 'skipped' | 'failed';
+/**
+ * loaded; skipped (unchanged since it loaded); failed (refused whole, or unchanged since it failed);
+ * missing (gone from the inbox, rows kept); retired (gone, rows no longer count); changed (its
+ * bytes changed while it was read: left for the next run).
+ */
+export type RunFileAction = 'loaded' | 'skipped' | 'failed' | 'missing' | 'retired' | 'changed';
 
 export interface RunFilesTable {
   run_id: number;

@@ -1,7 +1,8 @@
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 export type RunTrigger = 'manual' | 'schedule' | 'backfill' | 'catch-up';
-export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'interrupted';
+/** partial: some source files failed alone (refused whole, nothing of them kept) while the others loaded. */
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'partial' | 'failed' | 'skipped' | 'interrupted';
 
 export interface RunsTable {
   run_id: Generated<number>;
@@ -17,6 +18,7 @@ export interface RunsTable {
   files_seen: Generated<number>;
   files_loaded: Generated<number>;
   files_skipped: Generated<number>;
+  files_failed: Generated<number>;
   rows_read: Generated<number>;
   rows_loaded: Generated<number>;
   rows_rejected: Generated<number>;

@@ -16,6 +16,24 @@ export interface SourceFilesTable {
   superseded_by: number | null;
   superseded_at: Date | null;
   superseded_run_id: number | null;
+  superseded_reason: 'replaced' | 'retired' | null;
+  missing_since_run_id: number | null;
+}
+
+export interface FileFailuresTable {
+  pipeline: string;
+  source_key: string;
+  uri: string;
+  sha256: string;
+  size_bytes: number;
+  first_run_id: number;
+  run_id: number;
+  error: string;
+  failed_at: Generated<Date>;
+}
+
+export interface PipelineLocksTable {
+  pipeline: string;
 }
 
 export type SourceFile = Selectable<SourceFilesTable>;
