@@ -52,6 +52,8 @@ class StrictUtf8Decoder extends Transform {
    * takes a moment. Chunks of ordinary files all hold line ends and pass straight through.
    */
   private held: string[] = [];
+  /** A carriage return that ended the last text passed on: it may pair with a line feed that starts the next. */
+  private pendingCr = false;
 
   constructor(private readonly file: string) {
     super({ readableObjectMode: false, decodeStrings: true, encoding: 'utf8' });
@@ -76,8 +78,10 @@ class StrictUtf8Decoder extends Transform {
 
   override _flush(done: TransformCallback): void {
     try {
-      const rest = this.decoder.decode();
-      done(null, this.release(rest));
+      const rest = this.release(this.decoder.decode());
+      const cr = this.pendingCr ? '\r' : '';
+      this.pendingCr = false;
+      done(null, rest + cr);
     } catch {
       done(
         new InputFileError(
@@ -91,11 +95,29 @@ class StrictUtf8Decoder extends Transform {
   }
 
   private release(text: string): string {
-    if (this.held.length === 0) return text;
+    if (this.held.length === 0) return this.lineFeeds(text);
     this.held.push(text);
     const all = this.held.join('');
     this.held = [];
-    return all;
+    return this.lineFeeds(all);
+  }
+
+  /**
+   * CRLF becomes LF. papaparse takes the first line ending it meets as the file's and splits on
+   * that alone, so in a CRLF file a line that ends in a bare LF ran on into the next line (and
+   * that line was neither loaded nor counted). Line numbers count LFs, which this keeps.
+   */
+  private lineFeeds(text: string): string {
+    if (this.pendingCr) {
+      text = '\r' + text;
+      this.pendingCr = false;
+    }
+    if (text.indexOf('\r') === -1) return text;
+    if (text.endsWith('\r')) {
+      this.pendingCr = true;
+      text = text.slice(0, -1);
+    }
+    return text.replace(/\r\n/g, '\n');
   }
 
   private encodingError(chunk: Buffer): InputFileError {
