@@ -216,6 +216,21 @@ export const optionsSchema = z.strictObject({
     .record(z.string().min(1), z.union([z.string().min(1), z.number().int().nonnegative()]))
     .default({})
     .transform((m) => Object.fromEntries(Object.entries(m).map(([t, id]) => [tickerKey(t), issuerKey(String(id))]))),
+  /**
+   * A snapshot whose size departs from its neighbours' is held back (a truncated download would
+   * make a 10-row "index" whose top 10 hold 100%): its file fails alone, and nothing of it feeds the
+   * indicators or alerts. The reference is the median of the nearest two snapshots on each side.
+   */
+  plausibility: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Constituent count: at most this relative change from the reference (0.2 = ±20%). */
+      max_count_change: z.number().positive().default(0.2),
+      /** Total cap: at most this relative change from the reference of snapshots within max_gap_days. */
+      max_cap_change: z.number().positive().default(0.4),
+      max_gap_days: z.number().int().min(1).max(3660).default(31),
+    })
+    .default({ enabled: true, max_count_change: 0.2, max_cap_change: 0.4, max_gap_days: 31 }),
   /** A source's sector label → GICS sector, for labels the issuer map cannot resolve: { "Drug Retail": "Consumer Staples" }. */
   sector_map: z
     .record(z.string().min(1), gicsSector)

@@ -3,7 +3,7 @@ import { INVALID, code, decimal, isoDate, optional, text, withFastCheck } from '
 import { definePipeline, rowSchema } from '../../src/engine/pipeline.js';
 import { RowRejection } from '../../src/engine/readers/types.js';
 import { ConfigError } from '../../src/errors.js';
-import { issuerKey, parseIndexOptions } from './options.js';
+import { indexOptions, issuerKey, parseIndexOptions } from './options.js';
 import { indexConstituentsReader } from './reader.js';
 import { syncIndexSettings } from './settings.js';
 
@@ -129,6 +129,90 @@ export const indexConstituents = definePipeline({
     'market/constituents_60_sectors.sql',
     'market/constituents_70_history.sql',
     'market/constituents_80_cap_changes.sql',
+  ],
+  fileChecks: [
+    {
+      name: 'index_snapshot_plausible',
+      description:
+        'each snapshot in the file has about as many constituents, and about the same total cap, as the snapshots around it ' +
+        '(the median of the nearest two on each side; options.plausibility sets the bands): a truncated download or a ' +
+        'partial export is held back instead of feeding the concentration figures and alerts',
+      enabled: (runtime) => indexOptions(runtime).plausibility.enabled,
+      params: (runtime) => {
+        const p = indexOptions(runtime).plausibility;
+        return [p.max_count_change, p.max_cap_change, p.max_gap_days];
+      },
+      // The sizes of the snapshots loaded earlier in this run (not in core yet); a file that fails
+      // takes its own out again with its rows (its savepoint).
+      setup: `create temp table if not exists index_snapshot_sizes (
+                file_id bigint not null, index_code text not null, as_of date not null,
+                constituents bigint not null, total_cap numeric
+              ) on commit drop`,
+      // Caps in USD as constituents_20_rows.sql reads them: the configured unit, else one detected
+      // per file and date from its largest cap.
+      prepare: `insert into pg_temp.index_snapshot_sizes (file_id, index_code, as_of, constituents, total_cap)
+                select $1, index_code, as_of, count(*),
+                       sum(market_cap * coalesce(market_cap_unit,
+                         case when largest < 1e5 then 1e9 when largest < 1e9 then 1e6 else 1 end))
+                from (select r.index_code, r.as_of, r.market_cap, r.market_cap_unit,
+                             max(r.market_cap) over (partition by r.index_code, r.as_of) as largest
+                      from raw.index_constituents r
+                      where r.file_id = $1 and r.record_kind = 'cap') caps
+                group by index_code, as_of`,
+      sql: `with mine as (
+              select index_code, as_of, constituents, total_cap from pg_temp.index_snapshot_sizes where file_id = $1
+            ),
+            -- dates of the version of this path that the file replaces: core still has them, but they go
+            replaced as (
+              select distinct r.index_code, r.as_of
+              from raw.index_constituents r
+              where r.file_id in (select f.file_id from etl.source_files f where f.superseded_by = $1)
+                and r.record_kind = 'cap'
+            ),
+            -- every other snapshot of the file's indexes: this run's earlier files, else what core holds
+            others as (
+              select t.index_code, t.as_of, t.constituents, t.total_cap
+              from pg_temp.index_snapshot_sizes t
+              where t.file_id <> $1 and t.index_code in (select index_code from mine)
+              union all
+              select c.index_code, c.as_of, c.constituent_rows, c.total_market_cap
+              from core.index_concentration c
+              where c.index_code in (select index_code from mine)
+                and not exists (select 1 from pg_temp.index_snapshot_sizes t where t.index_code = c.index_code and t.as_of = c.as_of)
+                and not exists (select 1 from replaced x where x.index_code = c.index_code and x.as_of = c.as_of)
+            ),
+            series as (
+              select index_code, as_of, constituents, total_cap, true as is_mine from mine
+              union all
+              select o.index_code, o.as_of, o.constituents, o.total_cap, false from others o
+              where not exists (select 1 from mine m where m.index_code = o.index_code and m.as_of = o.as_of)
+            ),
+            around as (
+              select s.*,
+                     lag(as_of, 2) over w as p2_as_of, lag(constituents, 2) over w as p2_n, lag(total_cap, 2) over w as p2_cap,
+                     lag(as_of, 1) over w as p1_as_of, lag(constituents, 1) over w as p1_n, lag(total_cap, 1) over w as p1_cap,
+                     lead(as_of, 1) over w as n1_as_of, lead(constituents, 1) over w as n1_n, lead(total_cap, 1) over w as n1_cap,
+                     lead(as_of, 2) over w as n2_as_of, lead(constituents, 2) over w as n2_n, lead(total_cap, 2) over w as n2_cap
+              from series s
+              window w as (partition by index_code order by as_of)
+            ),
+            judged as (
+              select a.index_code, a.as_of, a.constituents, a.total_cap,
+                     (select percentile_cont(0.5) within group (order by v)
+                      from (values (a.p2_n), (a.p1_n), (a.n1_n), (a.n2_n)) x(v) where v is not null) as reference_constituents,
+                     (select percentile_cont(0.5) within group (order by v)
+                      from (values (a.p2_cap, a.p2_as_of), (a.p1_cap, a.p1_as_of), (a.n1_cap, a.n1_as_of), (a.n2_cap, a.n2_as_of)) x(v, d)
+                      where v > 0 and abs(d - a.as_of) <= $4) as reference_total_cap
+              from around a
+              where a.is_mine
+            )
+            select index_code, as_of, constituents, round(reference_constituents) as reference_constituents,
+                   round(total_cap) as total_cap_usd, round(reference_total_cap::numeric) as reference_total_cap_usd
+            from judged
+            where abs(constituents / nullif(reference_constituents, 0) - 1) > $2
+               or (total_cap is not null and abs(total_cap / nullif(reference_total_cap::numeric, 0) - 1) > $3)
+            order by index_code, as_of`,
+    },
   ],
   checks: [
     {
