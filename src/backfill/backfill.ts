@@ -103,7 +103,7 @@ export async function planBackfill(
       status === 'never' ||
       status === 'interrupted' ||
       status === 'no_input' ||
-      (range.only === 'failed' && status === 'failed');
+      (range.only === 'failed' && (status === 'failed' || status === 'partial'));
     if (!wanted) {
       return { ...base, action: 'skip', reason: status === 'failed' ? `last run ${row?.last_run_id} failed (use --only failed)` : `already ${status} (run ${row?.last_run_id})` };
     }
@@ -172,6 +172,8 @@ export async function runBackfill(
           trigger: 'backfill',
           partitionKey: partition.key,
           backfillId,
+          // Asked to redo failed partitions: read their failed files again, changed or not.
+          ...(plan.only === 'failed' ? { retryFailed: true } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
           // Files in folders: this partition's, as listed once; URL templates are filled with the partition instead.
           ...(units ? { units } : {}),

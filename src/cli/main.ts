@@ -62,9 +62,11 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     .argument('[pipelines...]', 'pipeline names (see: bubblewatch pipelines)')
     .option('-a, --all', 'run every enabled pipeline')
     .option('--full-refresh', 'recompute transforms over all loaded data, not just what this run touched')
+    .option('--retry-failed', 'read again the files that failed before, although their bytes have not changed')
+    .option('--retire-missing', 'retire the rows of files no longer among the sources (whatever pipelines.<name>.on_missing says)')
     .option('--no-preview', 'do not print a preview of the loaded data')
     .option('--json', 'print the run summaries as JSON')
-    .action(async (names: string[], options: { all?: boolean; fullRefresh?: boolean; json?: boolean; preview?: boolean }) => {
+    .action(async (names: string[], options: { all?: boolean; fullRefresh?: boolean; json?: boolean; preview?: boolean; retryFailed?: boolean; retireMissing?: boolean }) => {
       setExit(await runCommand(createContext(globals()), names, options));
     });
 

@@ -14,6 +14,10 @@ export interface RunCommandOptions {
   readonly fullRefresh?: boolean;
   readonly json?: boolean;
   readonly preview?: boolean;
+  /** Read files that failed before although their bytes have not changed. */
+  readonly retryFailed?: boolean;
+  /** Retire the rows of files no longer among the sources, whatever the pipeline's on_missing says. */
+  readonly retireMissing?: boolean;
 }
 
 export function selectPipelines(ctx: CliContext, names: readonly string[], all: boolean): AnyPipeline[] {
@@ -62,7 +66,12 @@ export async function runCommand(ctx: CliContext, names: readonly string[], opti
             runContext(ctx, handle),
             pipeline,
             config,
-            { trigger: 'manual', fullRefresh: options.fullRefresh ?? false },
+            {
+              trigger: 'manual',
+              fullRefresh: options.fullRefresh ?? false,
+              retryFailed: options.retryFailed ?? false,
+              ...(options.retireMissing ? { onMissing: 'retire' as const } : {}),
+            },
             { maxAttempts: ctx.config.scheduler.retry.max_attempts, baseMs: ctx.config.scheduler.retry.base_ms, maxMs: ctx.config.scheduler.retry.max_ms },
           ),
         );
@@ -91,7 +100,9 @@ function summaryJson(s: RunSummary) {
       action: f.action,
       ...(f.action === 'loaded' ? { file_id: f.fileId, ...f.counts, supersedes: f.superseded } : {}),
       ...(f.action === 'skipped' ? { file_id: f.fileId, loaded_by_run: f.loadedByRun } : {}),
-      ...(f.action === 'failed' ? { message: f.message } : {}),
+      ...(f.action === 'failed' ? { message: f.message, ...(f.sinceRun !== undefined ? { failed_in_run: f.sinceRun } : {}) } : {}),
+      ...(f.action === 'missing' || f.action === 'retired' ? { file_id: f.fileId, message: f.message } : {}),
+      ...(f.action === 'changed' ? { message: f.message } : {}),
     })),
     checks: s.checks.map((c) => ({ name: c.check.name, severity: c.check.severity, passed: c.passed, failing_rows: c.failingRows })),
     error: s.error ?? null,
@@ -116,6 +127,7 @@ export async function printSummary(
       { header: 'status', value: (s) => s.status },
       { header: 'files new', value: (s) => s.counts.filesLoaded, align: 'right' },
       { header: 'files skipped', value: (s) => s.counts.filesSkipped, align: 'right' },
+      { header: 'files failed', value: (s) => s.counts.filesFailed, align: 'right' },
       { header: 'rows read', value: (s) => formatNumber(s.counts.rowsRead), align: 'right' },
       { header: 'loaded', value: (s) => formatNumber(s.counts.rowsLoaded), align: 'right' },
       { header: 'rejected', value: (s) => formatNumber(s.counts.rowsRejected), align: 'right' },
@@ -126,17 +138,19 @@ export async function printSummary(
   for (const s of summaries) {
     print(ctx);
     for (const f of s.files) {
-      if (f.action === 'skipped') print(ctx, `  ${s.pipeline}: ${describeUnit(f.file)} was already loaded (file ${f.fileId}, run ${f.loadedByRun}, same SHA-256); skipped`);
+      if (f.action === 'skipped') print(ctx, `  ${s.pipeline}: ${describeUnit(f.file)} was already loaded (file ${f.fileId}, run ${f.loadedByRun}, unchanged); skipped`);
       else if (f.action === 'loaded') {
         print(ctx, `  ${s.pipeline}: ${describeUnit(f.file)}: ${f.counts.loaded} row(s) loaded, ${f.counts.rejected} rejected` + (f.superseded.length > 0 ? `, replaces file ${f.superseded.join(', ')}` : ''));
         if (f.counts.rejected > 0) print(ctx, `    rejected rows: bubblewatch runs ${s.runId}   (or: select * from etl.rejects where file_id = ${f.fileId})`);
-      } else print(ctx, `  ${s.pipeline}: ${describeUnit(f.file)}: FAILED: ${f.message}`);
+      } else if (f.action === 'failed') print(ctx, `  ${s.pipeline}: ${describeUnit(f.file)}: FAILED, nothing of it kept: ${f.message}`);
+      else print(ctx, `  ${s.pipeline}: ${describeUnit(f.file)}: ${f.action}: ${f.message}`);
     }
     if (s.files.length === 0 && s.status === 'succeeded') print(ctx, `  ${s.pipeline}: no source files found`);
     for (const c of s.checks.filter((c) => !c.passed)) {
       print(ctx, `  ${s.pipeline}: data check ${c.check.name} (${c.check.severity}) failed on ${c.failingRows} row(s): ${c.check.description}`);
     }
     if (s.status === 'failed') print(ctx, `  ${s.pipeline}: run ${s.runId} FAILED, nothing from it was kept: ${s.error}`);
+    else if (s.status === 'partial') print(ctx, `  ${s.pipeline}: run ${s.runId} PARTIAL: ${s.counts.filesFailed} file(s) failed alone (nothing of them kept; read again when they change); the other files loaded`);
   }
 
   if (preview) {

@@ -19,7 +19,7 @@ function durationOf(run: Run): number | null {
 export async function runsCommand(ctx: CliContext, runId: string | undefined, options: RunsCommandOptions): Promise<number> {
   const limit = Number(options.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new ConfigError(`--limit: got "${options.limit}", expected a whole number from 1 to 10000`);
-  const statuses = ['queued', 'running', 'succeeded', 'failed', 'skipped', 'interrupted'];
+  const statuses = ['queued', 'running', 'succeeded', 'partial', 'failed', 'skipped', 'interrupted'];
   if (options.status !== undefined && !statuses.includes(options.status)) throw new ConfigError(`--status: got "${options.status}", expected one of ${statuses.join(', ')}`);
   if (runId !== undefined && !/^\d+$/.test(runId)) throw new ConfigError(`run id: got "${runId}", expected a number (see bubblewatch runs)`);
   return withDatabase(
@@ -45,7 +45,7 @@ export async function runsCommand(ctx: CliContext, runId: string | undefined, op
           { header: 'status', value: (r) => r.status },
           { header: 'started (UTC)', value: (r) => formatTimestamp(r.started_at) },
           { header: 'took', value: (r) => formatDuration(durationOf(r)), align: 'right' },
-          { header: 'files', value: (r) => `${r.files_loaded}+${r.files_skipped}s`, align: 'right' },
+          { header: 'files', value: (r) => `${r.files_loaded}+${r.files_skipped}s` + (r.files_failed > 0 ? `+${r.files_failed}f` : ''), align: 'right' },
           { header: 'read', value: (r) => formatNumber(r.rows_read), align: 'right' },
           { header: 'loaded', value: (r) => formatNumber(r.rows_loaded), align: 'right' },
           { header: 'rejected', value: (r) => formatNumber(r.rows_rejected), align: 'right' },
@@ -53,7 +53,7 @@ export async function runsCommand(ctx: CliContext, runId: string | undefined, op
           { header: 'error', value: (r) => r.error ?? '', max: 70 },
         ]),
       );
-      print(ctx, '\nfiles: loaded+skipped (already loaded). Details of one run: bubblewatch runs <run>');
+      print(ctx, '\nfiles: loaded+skipped (unchanged)[+failed]. partial: some files failed alone, the rest loaded. Details of one run: bubblewatch runs <run>');
       return 0;
     },
     { migrateFirst: true },
@@ -79,6 +79,7 @@ async function showRun(ctx: CliContext, handle: Parameters<Parameters<typeof wit
   print(ctx, `run ${run.run_id}: ${run.pipeline}, ${run.trigger}, ${run.status}`);
   print(ctx, `  started ${formatTimestamp(run.started_at)}, finished ${formatTimestamp(run.finished_at) || '(not finished)'}, took ${formatDuration(durationOf(run)) || '-'}`);
   print(ctx, `  rows read ${run.rows_read} = loaded ${run.rows_loaded} + rejected ${run.rows_rejected} + skipped ${run.rows_skipped}`);
+  if (run.files_failed > 0) print(ctx, `  files that failed alone (nothing of them kept; read again when they change): ${run.files_failed}`);
   if (run.error) print(ctx, `  error: ${run.error}`);
   if (files.length > 0) {
     print(ctx, '\nfiles');

@@ -19,6 +19,10 @@ export interface PipelineStatus {
   readonly last_run: { run_id: number; status: string; trigger: string; started_at: string; error: string | null } | null;
   readonly last_success_at: string | null;
   readonly failures_in_a_row: number;
+  /** Files that failed alone and have not changed since (not read again until they do). */
+  readonly failing_files: readonly { readonly file: string; readonly since_run: number; readonly last_run: number; readonly error: string }[];
+  /** Files gone from the sources whose rows are kept (on_missing: keep). */
+  readonly missing_files: number;
   readonly newest_data: string | null;
   readonly max_age_days: number | null;
   readonly age_days: number | null;
@@ -39,12 +43,25 @@ export async function collectStatus(ctx: CliContext, handle: DatabaseHandle, now
       .limit(50)
       .execute();
     const last = recent[0];
-    const lastSuccess = recent.find((r) => r.status === 'succeeded');
+    const lastSuccess = recent.find((r) => r.status === 'succeeded' || r.status === 'partial');
     let failures = 0;
     for (const r of recent) {
-      if (r.status === 'succeeded') break;
+      if (r.status === 'succeeded' || r.status === 'partial') break;
       if (r.status === 'failed' || r.status === 'interrupted') failures++;
     }
+    const failing = await handle.db
+      .selectFrom('etl.file_failures')
+      .select(['uri', 'first_run_id', 'run_id', 'error'])
+      .where('pipeline', '=', pipeline.name)
+      .orderBy('source_key')
+      .execute();
+    const missing = await handle.db
+      .selectFrom('etl.source_files')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('pipeline', '=', pipeline.name)
+      .where('superseded_at', 'is', null)
+      .where('missing_since_run_id', 'is not', null)
+      .executeTakeFirst();
     const newest = await newestData(handle, pipeline);
     const maxAge = pipeline.freshness?.maxAgeDays ?? null;
     const age = newest ? ageInDays(newest, now) : null;
@@ -52,6 +69,8 @@ export async function collectStatus(ctx: CliContext, handle: DatabaseHandle, now
     const state = config.enabled ? 'enabled' : config.configured ? 'disabled' : 'not configured';
     const flags: string[] = [];
     if (failures > 0) flags.push(`FAILING (${failures} in a row)`);
+    if (failing.length > 0) flags.push(`PARTIAL (${failing.length} file(s) failing)`);
+    if (Number(missing?.n ?? 0) > 0) flags.push(`${missing!.n} file(s) missing, rows kept`);
     if (stale) flags.push(`STALE (newest data ${age} days old, limit ${maxAge})`);
     if (state === 'enabled' && !last) flags.push('never run');
     statuses.push({
@@ -64,6 +83,8 @@ export async function collectStatus(ctx: CliContext, handle: DatabaseHandle, now
         : null,
       last_success_at: lastSuccess?.finished_at?.toISOString() ?? null,
       failures_in_a_row: failures,
+      failing_files: failing.map((f) => ({ file: f.uri, since_run: f.first_run_id, last_run: f.run_id, error: f.error })),
+      missing_files: Number(missing?.n ?? 0),
       newest_data: newest,
       max_age_days: maxAge,
       age_days: age,
@@ -106,6 +127,10 @@ export async function statusCommand(ctx: CliContext, options: { json?: boolean }
       );
       for (const s of statuses.filter((x) => x.last_run?.status === 'failed' && x.last_run.error)) {
         print(ctx, `\n${s.pipeline}: last error: ${s.last_run!.error}`);
+      }
+      for (const s of statuses.filter((x) => x.failing_files.length > 0)) {
+        print(ctx, `\n${s.pipeline}: ${s.failing_files.length} file(s) failing (nothing of them kept; read again when they change, or run --retry-failed):`);
+        for (const f of s.failing_files.slice(0, 10)) print(ctx, `  ${f.file} (since run ${f.since_run}): ${f.error}`);
       }
       if (running.length > 0) {
         print(ctx, `\nrunning now: ${running.map((r) => `#${r.run_id} ${r.pipeline} (pid ${r.pid} on ${r.host}, heartbeat ${formatTimestamp(r.heartbeat_at)})`).join(', ')}`);
