@@ -90,7 +90,7 @@ describeEachDatabase('bubblewatch CLI on a database', (kind) => {
 
     const run = await cli(['--config', config, 'run', '--all'], db.env);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/1\s+custom-series\s+succeeded\s+1\s+0\s+8\s+2\s+6\s+0/);
+    expect(run.stdout).toMatch(/1\s+custom-series\s+succeeded\s+1\s+0\s+0\s+8\s+2\s+6\s+0/);
     expect(run.stdout).toContain('bad_rows.csv: 2 row(s) loaded, 6 rejected');
     expect(run.stdout).toContain('rejected rows: bubblewatch runs 1');
     // JSON log lines on a non-terminal, with the run's pipeline and id on each.

@@ -41,7 +41,7 @@ describeEachDatabase('operating bubblewatch', (kind) => {
 
     const start = await cli(['--config', config, 'start', '--once'], db.env);
     expect(start.code, start.stderr.slice(-800)).toBe(0);
-    expect(start.stdout).toMatch(/1\s+custom-series\s+succeeded\s+1\s+0\s+42\s+42\s+0\s+0/);
+    expect(start.stdout).toMatch(/1\s+custom-series\s+succeeded\s+1\s+0\s+0\s+42\s+42\s+0\s+0/);
     expect(start.stdout).not.toContain('Running on schedule');
 
     const status = await cli(['--config', config, 'status', '--json'], db.env);

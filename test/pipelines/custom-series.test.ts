@@ -80,22 +80,25 @@ describeEachDatabase('custom-series pipeline', (kind) => {
     expect(second.status).toBe('succeeded');
     expect(second.counts).toMatchObject({ filesSeen: 1, filesLoaded: 0, filesSkipped: 1, rowsRead: 0, rowsLoaded: 0 });
     expect(second.files[0]).toMatchObject({ action: 'skipped', loadedByRun: first.runId });
-    expect(lines.map((l) => l.msg)).toContainEqual(expect.stringMatching(/good\.csv: already loaded \(same SHA-256, file \d+, run \d+\); skipped/));
+    expect(lines.map((l) => l.msg)).toContainEqual(expect.stringMatching(/good\.csv: unchanged since run \d+ loaded it \(file \d+\); skipped/));
     expect(await rows(db.handle, CORE)).toEqual(before.core);
     expect(await counts(db.handle)).toEqual(before.counts);
     const [runFile] = await rows(db.handle, 'select action, message from etl.run_files where run_id = $1', [second.runId]);
-    expect(runFile).toEqual({ action: 'skipped', message: `already loaded as file ${first.files[0]!.action === 'loaded' ? (first.files[0] as { fileId: number }).fileId : '?'} by run ${first.runId} (same SHA-256)` });
+    expect(runFile).toEqual({ action: 'skipped', message: `unchanged since run ${first.runId} loaded it as file ${first.files[0]!.action === 'loaded' ? (first.files[0] as { fileId: number }).fileId : '?'}` });
 
-    // The same bytes under another name are the same file.
+    // The same bytes under another name are a source of their own: loaded, and the values stay.
     fixture(inbox, 'good.csv', 'copy-of-good.csv');
     const third = await runOnce(db.handle, pipeline, inboxConfig(pipeline, inbox));
-    expect(third.counts).toMatchObject({ filesSeen: 2, filesLoaded: 0, filesSkipped: 2 });
-    expect(await rows(db.handle, CORE)).toEqual(before.core);
+    expect(third.counts).toMatchObject({ filesSeen: 2, filesLoaded: 1, filesSkipped: 1 });
+    const VALUES = 'select series, subject, observation_date, value, unit, source from core.custom_series order by series, subject, observation_date';
+    const values = await rows(db.handle, VALUES);
+    expect(values).toEqual(before.core.map(({ series, subject, observation_date, value, unit, source }) => ({ series, subject, observation_date, value, unit, source })));
+    const afterCopy = await rows(db.handle, CORE);
 
     // A full refresh recomputes every key from raw and rewrites nothing that is unchanged.
     const refresh = await runOnce(db.handle, pipeline, inboxConfig(pipeline, inbox), { fullRefresh: true });
     expect(refresh.status).toBe('succeeded');
-    expect(await rows(db.handle, CORE)).toEqual(before.core);
+    expect(await rows(db.handle, CORE)).toEqual(afterCopy);
   });
 
   it('loads a changed file again and its rows supersede the old version', async () => {
@@ -142,10 +145,16 @@ describeEachDatabase('custom-series pipeline', (kind) => {
     // The old version's raw rows stay for provenance.
     expect((await counts(db.handle)).raw).toBe(6);
 
-    // Putting v1 back is a change too: its bytes were loaded before, so it is skipped, and v2 stays current.
+    // Putting v1 back is a change too: the path's newest bytes count, although they were loaded once before.
     writeFile(inbox, 'openai.csv', v1);
     const third = await runOnce(db.handle, pipeline, inboxConfig(pipeline, inbox));
-    expect(third.counts).toMatchObject({ filesLoaded: 0, filesSkipped: 1 });
+    expect(third.counts).toMatchObject({ filesLoaded: 1, filesSkipped: 0 });
+    const restored = await rows(db.handle, 'select series, observation_date, value from core.custom_series order by series, observation_date');
+    expect(restored).toEqual([
+      { series: 'openai_compute_capacity_gw', observation_date: '2024-12-31', value: 0.6 },
+      { series: 'openai_revenue_annualized', observation_date: '2024-12-31', value: 5_500_000_000 },
+      { series: 'openai_revenue_annualized', observation_date: '2025-06-09', value: 10_000_000_000 },
+    ]);
   });
 
   it('stores bad rows in etl.rejects with file, line, column and reason, loads the rest, and reconciles counts', async () => {
@@ -224,26 +233,35 @@ describeEachDatabase('custom-series pipeline', (kind) => {
     ['unterminated_quote.csv', /unterminated_quote\.csv:3: a quoted field is never closed, so the rest of the file cannot be read/],
     ['not_utf8.csv', /not_utf8\.csv:3: bytes that are not UTF-8 at byte offset \d+; got 0xfc; expected UTF-8 text/],
     ['semicolons.csv', /semicolons\.csv:1: the header lacks required columns series, subject, date, value; got the single column "series;subject;date;value" \(the header looks ";"-separated; this source expects ","\)/],
-  ])('fails the whole run and loads nothing when %s cannot be parsed', async (name, message) => {
+  ])('fails %s alone when it cannot be parsed: nothing of it is kept, the good file beside it loads', async (name, message) => {
     const db = await useDatabase(kind);
     const inbox = makeInbox();
-    fixture(inbox, 'good.csv', 'a-good.csv'); // sorted first: loaded, then rolled back with the run
+    fixture(inbox, 'good.csv', 'a-good.csv');
     fixture(inbox, name, `b-${name}`);
     const summary = await runOnce(db.handle, pipeline, inboxConfig(pipeline, inbox));
-    expect(summary.status).toBe('failed');
+    expect(summary.status).toBe('partial');
     expect(summary.error).toMatch(message);
-    expect(await counts(db.handle)).toEqual({ raw: 0, core: 0, files: 0, rejects: 0 });
-    const [run] = await rows(db.handle, 'select status, error, rows_read, rows_loaded from etl.runs where run_id = $1', [summary.runId]);
-    expect(run).toMatchObject({ status: 'failed', rows_read: 0, rows_loaded: 0 });
+    expect(await counts(db.handle)).toEqual({ raw: 5, core: 5, files: 1, rejects: 0 });
+    const [run] = await rows(db.handle, 'select status, error, rows_read, rows_loaded, files_failed from etl.runs where run_id = $1', [summary.runId]);
+    expect(run).toMatchObject({ status: 'partial', rows_read: 5, rows_loaded: 5, files_failed: 1 });
     expect(run!.error).toMatch(message);
-    const runFiles = await rows(db.handle, 'select action, uri, message from etl.run_files where run_id = $1', [summary.runId]);
-    expect(runFiles).toEqual([{ action: 'failed', uri: join(inbox, `b-${name}`), message: expect.stringMatching(message) as unknown }]);
+    const runFiles = await rows(db.handle, 'select action, uri, message from etl.run_files where run_id = $1 order by uri', [summary.runId]);
+    expect(runFiles).toEqual([
+      { action: 'loaded', uri: join(inbox, 'a-good.csv'), message: null },
+      { action: 'failed', uri: join(inbox, `b-${name}`), message: expect.stringMatching(message) as unknown },
+    ]);
 
-    // Fix the file and the next run completes, loading both.
+    // Unchanged, the bad file is not read again, and the pipeline stays partial.
+    const again = await runOnce(db.handle, pipeline, inboxConfig(pipeline, inbox));
+    expect(again.status).toBe('partial');
+    expect(again.files.find((f) => f.action === 'failed')).toMatchObject({ sinceRun: summary.runId });
+
+    // Fix the file and the next run loads it; the good one is unchanged.
     fixture(inbox, 'crlf.csv', `b-${name}`);
     const next = await runOnce(db.handle, pipeline, inboxConfig(pipeline, inbox));
     expect(next.status).toBe('succeeded');
-    expect(next.counts).toMatchObject({ filesLoaded: 2, rowsLoaded: 7 });
+    expect(next.counts).toMatchObject({ filesLoaded: 1, filesSkipped: 1, rowsLoaded: 2 });
+    expect(await rows(db.handle, 'select * from etl.file_failures')).toEqual([]);
   });
 
   it('reads CRLF files and a UTF-8 byte-order mark', async () => {

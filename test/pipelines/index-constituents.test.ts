@@ -332,19 +332,21 @@ describeEachDatabase('index-constituents pipeline', (kind) => {
       'constituents-financials_2025-02-01.csv',
       /:1: the header lacks columns "as_of", "ticker", "market_cap" of layout canonical \(pipelines\.index-constituents\.options\.layout\); got columns "Symbol", "Name", "Sector", "Market Cap"; expected a header with "as_of", "ticker", "market_cap"; for a file in another layout, add a rule for it under pipelines\.index-constituents\.options\.files/,
     ],
-  ])('fails the run and loads nothing on %s', async (_what, options, file, message) => {
+  ])('fails the file alone and keeps nothing of it on %s; the good files beside it load', async (_what, options, file, message) => {
     const db = await useDatabase(kind);
     const inbox = makeInbox();
-    fixture(inbox, 'constituents.csv', 'a-constituents.csv'); // loaded first, then rolled back with the run
-    fixture(inbox, 'constituents.csv'); // the issuer map (same bytes: skipped as already loaded in this run)
-    fixture(inbox, file, `z-${file}`.replace('z-constituents-financials', 'zz_constituents-financials'));
+    fixture(inbox, 'constituents.csv', 'a-constituents.csv');
+    fixture(inbox, 'constituents.csv'); // the issuer map again, under its own name: a source of its own
+    const bad = fixture(inbox, file, `z-${file}`.replace('z-constituents-financials', 'zz_constituents-financials'));
     const summary = await runOnce(db.handle, pipeline, config(inbox, { ...options, files: [{ match: 'a-constituents.csv', layout: 'sp500-constituents' }] }));
-    expect(summary.status).toBe('failed');
+    expect(summary.status).toBe('partial');
     expect(summary.error).toMatch(message);
-    expect(await counts(db.handle)).toEqual({ raw: 0, core: 0, dates: 0, files: 0, rejects: 0 });
-    const [run] = await rows(db.handle, 'select status, error, rows_loaded from etl.runs where run_id = $1', [summary.runId]);
-    expect(run).toMatchObject({ status: 'failed', rows_loaded: 0 });
+    expect(summary.files.map((f) => f.action)).toEqual(['loaded', 'loaded', 'failed']);
+    expect(await counts(db.handle)).toMatchObject({ core: 0, dates: 0, files: 2, rejects: 0 });
+    const [run] = await rows(db.handle, 'select status, error, files_failed from etl.runs where run_id = $1', [summary.runId]);
+    expect(run).toMatchObject({ status: 'partial', files_failed: 1 });
     expect(run!.error).toMatch(message);
+    expect(await rows(db.handle, 'select count(*)::int as n from etl.source_files where uri = $1', [bad])).toEqual([{ n: 0 }]);
   });
 
   it('fails the run with every invalid option named by its path', async () => {

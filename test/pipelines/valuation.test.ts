@@ -263,17 +263,18 @@ describeEachDatabase('shiller pipeline', (kind) => {
       { layout: 'datasets-sp500' },
       /bad\.csv:1: the first line is not the datasets\/s-and-p-500 header; got first line "\\"Stock Market Data Used in/,
     ],
-  ])('fails the run and loads nothing for %s', async (_name, content, options, message) => {
+  ])('fails %s alone and keeps nothing of it; the good file beside it loads', async (_name, content, options, message) => {
     const db = await useDatabase(kind);
     const inbox = makeInbox();
-    copy(join(FIXTURES, 'datasets_sp500_2011_2024.csv'), inbox, 'a-good.csv'); // loaded first, then rolled back
+    copy(join(FIXTURES, 'datasets_sp500_2011_2024.csv'), inbox, 'a-good.csv');
     writeFile(inbox, 'bad.csv', content);
     const summary = await runOnce(db.handle, shillerPipeline, withOptions(inboxConfig(shillerPipeline, inbox), options));
-    expect(summary.status).toBe('failed');
+    expect(summary.status).toBe('partial');
     expect(summary.error).toMatch(message);
-    expect(await counts(db.handle)).toEqual({ raw_shiller: 0, core_shiller: 0, raw_fred: 0, core_fred: 0, files: 0, rejects: 0 });
+    expect(await rows(db.handle, 'select uri from etl.source_files')).toEqual([{ uri: join(inbox, 'a-good.csv') }]);
+    expect(await counts(db.handle)).toMatchObject({ raw_fred: 0, core_fred: 0, files: 1, rejects: 0 });
     const [run] = await rows(db.handle, 'select status, error from etl.runs where run_id = $1', [summary.runId]);
-    expect(run!.status).toBe('failed');
+    expect(run!.status).toBe('partial');
     expect(run!.error).toMatch(message);
   });
 
@@ -429,15 +430,16 @@ describeEachDatabase('fred pipeline', (kind) => {
     ['a column that is not a series ID', 'observation_date,GDP,GDP growth %\n2025-10-01,31462.523,1.2\n', /bad\.csv:1 column 3: column 3 of the header is not a FRED series ID: "GDP growth %"/],
     ['no date column', 'quarter,GDP\n2025-10-01,31462.523\n', /bad\.csv:1 column 1: the header does not start with a date column \(observation_date or DATE\); column 1 is "quarter"; got "quarter,GDP"; expected observation_date,<SERIES_ID>/],
     ['a series named twice', 'DATE,GDP,gdp\n2025-10-01,1,2\n', /bad\.csv:1 column 3: the header names series GDP twice/],
-  ])('fails the run and loads nothing for %s', async (_name, content, message) => {
+  ])('fails %s alone and keeps nothing of it; the good file beside it loads', async (_name, content, message) => {
     const db = await useDatabase(kind);
     const inbox = makeInbox();
     copy(join(FIXTURES, 'fred_sp500_current.csv'), inbox, 'a-good.csv');
     writeFile(inbox, 'bad.csv', content);
     const summary = await runOnce(db.handle, fredPipeline, inboxConfig(fredPipeline, inbox));
-    expect(summary.status).toBe('failed');
+    expect(summary.status).toBe('partial');
     expect(summary.error).toMatch(message);
-    expect(await counts(db.handle)).toMatchObject({ raw_fred: 0, core_fred: 0, files: 0, rejects: 0 });
+    expect(await rows(db.handle, 'select uri from etl.source_files')).toEqual([{ uri: join(inbox, 'a-good.csv') }]);
+    expect(await counts(db.handle)).toMatchObject({ files: 1, rejects: 0 });
   });
 
   it('rejects bad rows with their line and column and loads the rest', async () => {
