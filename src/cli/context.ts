@@ -2,7 +2,7 @@ import { loadConfig, type AppConfig } from '../config/load.js';
 import { openDatabase, type DatabaseHandle } from '../db/connect.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { migrate } from '../migrate/migrator.js';
-import { recoverStaleRuns } from '../engine/run-ledger.js';
+import { describeRecovered, recoverStaleRuns } from '../engine/run-ledger.js';
 import { REGISTRY } from '../../pipelines/registry.js';
 import type { Fetcher } from '../engine/discover.js';
 import type { AnyPipeline } from '../engine/pipeline.js';
@@ -87,7 +87,7 @@ export async function withDatabase<T>(
       for (const run of await recoverStaleRuns(handle, ctx.config.scheduler.stale_after_seconds * 1000)) {
         ctx.logger.warn(
           { pipeline: run.pipeline, run_id: run.run_id, pid: run.pid, host: run.host },
-          `run ${run.run_id} of ${run.pipeline} was left running by a process that stopped; marked interrupted`,
+          describeRecovered(run),
         );
       }
     }

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import type { DatabaseHandle } from '../db/connect.js';
 import type { Run, RunStatus, RunTrigger } from '../db/tables/runs.table.js';
 import { redactSecrets, withoutNul } from '../errors.js';
+import { forgetUnrecorded, readUnrecorded } from './unrecorded.js';
 
 /** Repository functions for etl.runs. They take the database handle first, like kysely's examples. */
 
@@ -113,8 +114,26 @@ export async function listRuns(handle: DatabaseHandle, filter: ListRunsFilter): 
  * process the only one, so every run still marked running belongs to a process that died.
  */
 export async function recoverStaleRuns(handle: DatabaseHandle, staleAfterMs: number): Promise<Run[]> {
+  // Runs whose outcome the database could not take when they ended: recorded now, with their cause.
+  const late = readUnrecorded(handle.location);
+  const recorded: Run[] = [];
+  for (const o of late.values()) {
+    const updated = await handle.db
+      .updateTable('etl.runs')
+      .set({
+        status: o.status,
+        finished_at: sql<Date>`greatest(${new Date(o.at)}::timestamptz, started_at)`,
+        error: withoutNul(redactSecrets(`${o.error} (recorded late: the database could not take the run's outcome when it ended)`)),
+      })
+      .where('run_id', '=', o.run_id)
+      .where('status', '=', 'running')
+      .returningAll()
+      .execute();
+    recorded.push(...updated);
+  }
+  if (late.size > 0) forgetUnrecorded(handle.location, [...late.keys()]);
   const everyRunning = handle.kind === 'pglite';
-  return handle.db
+  const stale = await handle.db
     .updateTable('etl.runs')
     .set({
       status: 'interrupted',
@@ -129,6 +148,13 @@ export async function recoverStaleRuns(handle: DatabaseHandle, staleAfterMs: num
     )
     .returningAll()
     .execute();
+  return [...recorded, ...stale];
+}
+
+/** What the log says of a run recoverStaleRuns marked. */
+export function describeRecovered(run: Run): string {
+  if (run.error?.includes('(recorded late:')) return `run ${run.run_id} of ${run.pipeline} ${run.status}; its outcome is recorded now: ${run.error}`;
+  return `run ${run.run_id} of ${run.pipeline} was left running by a process that stopped; marked interrupted`;
 }
 
 /** The run of this pipeline that is still going (a fresh heartbeat), if any. */

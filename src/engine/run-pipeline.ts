@@ -9,6 +9,7 @@ import { describeUnit, discoverFiles, displayPath, stampOf, type DiscoveredFile,
 import { loadUnit, type FileLoadCounts } from './load-records.js';
 import type { AnyPipeline, DataCheck, PipelineRuntime } from './pipeline.js';
 import { ZERO_COUNTS, finishRun, heartbeat, startRun, type RunCounts } from './run-ledger.js';
+import { rememberUnrecorded } from './unrecorded.js';
 import { runTransforms } from './transforms.js';
 
 /**
@@ -221,11 +222,15 @@ export async function runPipeline(
     try {
       await finishRun(ctx.handle, runId, interrupted ? 'interrupted' : 'failed', counts, message);
     } catch (e) {
-      // The database itself went away (the usual reason for getting here with a connection
-      // error): the run cannot be marked now. Its transaction rolled back all the same, and
-      // the next process marks it interrupted once its heartbeat is stale. The cause reported
-      // is the first failure, not this echo of it.
-      log.warn({ err: e }, `run ${runId} of ${pipeline.name} could not be recorded as failed: ${redactSecrets(errorMessage(e))}`);
+      // The database went away or cannot write (its disk is full): the run cannot be marked now.
+      // Its transaction rolled back all the same. The outcome waits in a file of its own, and the
+      // next process that marks abandoned runs records it with this cause, not as "stopped".
+      const kept = rememberUnrecorded(ctx.handle.location, { run_id: runId, status: interrupted ? 'interrupted' : 'failed', error: message, at: new Date().toISOString() });
+      log.warn(
+        { err: e },
+        `run ${runId} of ${pipeline.name} could not be recorded as failed: ${redactSecrets(errorMessage(e))}` +
+          (kept ? '; its cause is kept for the next process to record' : ''),
+      );
     }
     await recordPartitions(ctx.handle, pipeline, runId, options.partitionKey, files, interrupted ? 'interrupted' : 'failed', message).catch(() => {});
     const summary: RunSummary = {
@@ -383,8 +388,10 @@ async function loadAndTransform(
     await runTransforms(conn, pipeline.transforms, { runId, pipeline: pipeline.name, fullRefresh }, log);
     await conn.query(`select set_config('bubblewatch.run_id', $1, true)`, [String(runId)]);
     checks = [...fileChecks, ...(await runChecks(conn, pipeline.checks))];
-    // A configuration change (a company disabled) legitimately removes rows: the guards wait for the next run.
-    const guarded = await checkTableCounts(conn, pipeline.name, pipeline.guardedTables ?? [], !prepared?.fullRefresh);
+    // A configuration change (a company disabled) or files retired on purpose (on_missing: retire)
+    // legitimately remove rows: the guards against shrinking tables wait for the next run.
+    const retired = files.some((f) => f.action === 'retired');
+    const guarded = await checkTableCounts(conn, pipeline.name, pipeline.guardedTables ?? [], !prepared?.fullRefresh && !retired);
     checks.push(...guarded.outcomes);
     tableCounts = guarded.counts;
     for (const c of checks.filter((c) => !c.passed && !fileChecks.includes(c))) {

@@ -6,7 +6,7 @@ import type { SchedulerSettings } from '../config/schema.js';
 import type { DatabaseHandle } from '../db/connect.js';
 import type { Fetcher } from '../engine/discover.js';
 import type { AnyPipeline } from '../engine/pipeline.js';
-import { recordSkippedRun, recoverStaleRuns, runningRun } from '../engine/run-ledger.js';
+import { describeRecovered, recordSkippedRun, recoverStaleRuns, runningRun } from '../engine/run-ledger.js';
 import type { RunContext, RunSummary } from '../engine/run-pipeline.js';
 import { runWithRetries } from '../engine/run-with-retries.js';
 import { errorMessage } from '../errors.js';
@@ -59,7 +59,7 @@ export class Scheduler {
     for (const run of stale) {
       this.deps.logger.warn(
         { pipeline: run.pipeline, run_id: run.run_id, pid: run.pid, host: run.host },
-        `run ${run.run_id} of ${run.pipeline} was left running by a process that stopped; marked interrupted`,
+        describeRecovered(run),
       );
     }
     return stale.length;
