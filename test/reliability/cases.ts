@@ -26,12 +26,34 @@ export type Counts = z.infer<typeof counts>;
 
 const generator = z
   .object({
-    kind: z.enum(['bom', 'crlf', 'latin1', 'append-line', 'one-line', 'truncate', 'deep-json', 'deep-json-value', 'zip', 'empty']),
+    kind: z.enum(['bom', 'crlf', 'mixed-eol', 'copy', 'latin1', 'append-line', 'one-line', 'truncate', 'deep-json', 'deep-json-value', 'zip', 'empty']),
     name: z.string().min(1),
     from: z.string().optional(),
   })
   .passthrough();
 export type GeneratorSpec = z.infer<typeof generator> & Record<string, unknown>;
+
+/** One run in a sequence of steps, and what is done to the inbox around it. */
+const runStep = z.strictObject({
+  full_refresh: z.boolean().optional(),
+  retry_failed: z.boolean().optional(),
+  /** A writer appends this text to the file as the reader starts reading it. */
+  append_while_reading: z.strictObject({ name: z.string().min(1), text: z.string() }).optional(),
+  /** The file is deleted after the run listed the inbox and before it reads it. */
+  delete_after_listing: z.string().min(1).optional(),
+  /** The status this run must end with (only for runs among the steps; the checked run has `outcome`). */
+  status: z.enum(['succeeded', 'partial', 'failed']).optional(),
+});
+export type RunStep = z.infer<typeof runStep>;
+
+/** What a user does to the inbox between runs: write a file (text, or a copy of a fixture), delete, rename, run. */
+const step = z.union([
+  z.strictObject({ write: z.strictObject({ name: z.string().min(1), text: z.string().optional(), from: z.string().optional() }) }),
+  z.strictObject({ delete: z.string().min(1) }),
+  z.strictObject({ rename: z.strictObject({ from: z.string().min(1), to: z.string().min(1) }) }),
+  z.strictObject({ run: runStep }),
+]);
+export type Step = z.infer<typeof step>;
 
 const regex = z.string().transform((source, ctx) => {
   try {
@@ -49,6 +71,26 @@ const caseSchema = z
     input: z.string().optional(),
     generate: generator.optional(),
     http: z.string().optional(),
+    /**
+     * A sequence instead of one input: what a user does to the inbox (write, delete, rename) and
+     * the runs in between; the checked run comes after the last step, with `final`'s settings.
+     */
+    steps: z.array(step).min(1).optional(),
+    final: runStep.default({}),
+    /** For steps: the action the checked run took on each named file. */
+    actions: z.record(z.string(), z.enum(['loaded', 'skipped', 'failed', 'missing', 'retired', 'changed'])).optional(),
+    /**
+     * For steps: inbox (the default) compares raw (current file versions) and core with a clean load
+     * of the inbox as it stands; none leaves it to `assert` (a policy that keeps the rows of files gone).
+     */
+    compare: z.enum(['inbox', 'none']).default('inbox'),
+    on_missing: z.enum(['keep', 'retire']).optional(),
+    /**
+     * For `fails`: file (the default) — the bad file fails alone, its companion loads; run — the
+     * failure is the run's (a data check after the transforms cannot tell which file is at fault),
+     * so the run fails and changes nothing, the companion included.
+     */
+    scope: z.enum(['file', 'run']).default('file'),
     outcome: z.enum(['loads', 'rejects', 'fails']),
     counts: counts.optional(),
     message: regex.optional(),
@@ -63,10 +105,11 @@ const caseSchema = z
     timeout_s: z.number().positive().default(60),
   })
   .superRefine((c, ctx) => {
-    const sources = [c.input, c.generate, c.http].filter((s) => s !== undefined).length;
-    if (sources !== 1) ctx.addIssue({ code: 'custom', message: `${c.id}: give exactly one of input, generate, http` });
+    const sources = [c.input, c.generate, c.http, c.steps].filter((s) => s !== undefined).length;
+    if (sources !== 1) ctx.addIssue({ code: 'custom', message: `${c.id}: give exactly one of input, generate, http, steps` });
+    if (c.steps && c.outcome === 'rejects' && !c.reject_lines) ctx.addIssue({ code: 'custom', message: `${c.id}: a rejecting case lists its reject_lines` });
     if (c.outcome === 'fails' && !c.message) ctx.addIssue({ code: 'custom', message: `${c.id}: a failing case needs the expected message` });
-    if (c.outcome === 'rejects') {
+    if (c.outcome === 'rejects' && !c.steps) {
       if (!c.message) ctx.addIssue({ code: 'custom', message: `${c.id}: a rejecting case needs the expected reject reason` });
       if (!c.reject_lines) ctx.addIssue({ code: 'custom', message: `${c.id}: a rejecting case lists its reject_lines` });
       if (!c.clean && !c.input) ctx.addIssue({ code: 'custom', message: `${c.id}: a rejecting case without an input file needs clean` });

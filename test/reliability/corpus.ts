@@ -1,4 +1,4 @@
-import { cpSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { expect, it, onTestFinished } from 'vitest';
 import { REGISTRY } from '../../pipelines/registry.js';
@@ -6,12 +6,13 @@ import type { ResolvedPipelineConfig } from '../../src/config/load.js';
 import { httpSchema, scheduleSchema } from '../../src/config/schema.js';
 import type { DatabaseHandle } from '../../src/db/connect.js';
 import type { AnyPipeline } from '../../src/engine/pipeline.js';
+import { discoverFiles, type DiscoveredFile } from '../../src/engine/discover.js';
 import { runPipeline, type RunSummary } from '../../src/engine/run-pipeline.js';
 import { createFetcher } from '../../src/http/fetcher.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { describeEachDatabase, useDatabase, type DbKind } from '../helpers/databases.js';
 import { bundledShared, inboxConfig, makeInbox, memoryLogger } from '../helpers/pipelines.js';
-import { BAD_DIR, loadCorpus, type BadCase } from './cases.js';
+import { BAD_DIR, loadCorpus, type BadCase, type RunStep, type Step } from './cases.js';
 import { contents, diffContents, fingerprint, listRelations } from './db-state.js';
 import { generate } from './generators.js';
 import { record } from './outcomes.js';
@@ -114,8 +115,8 @@ function config(c: BadCase, pipeline: AnyPipeline, inbox: string, ctx: CaseConte
   return { ...inboxConfig(pipeline, inbox), options: c.options };
 }
 
-async function run(c: BadCase, handle: DatabaseHandle, inbox: string, ctx: CaseContext): Promise<RunSummary> {
-  const pipeline = pipelineOf(c);
+async function run(c: BadCase, handle: DatabaseHandle, inbox: string, ctx: CaseContext, step: RunStep = {}): Promise<RunSummary> {
+  let pipeline = pipelineOf(c);
   const { logger } = memoryLogger();
   const base = bundledShared();
   const shared = c.archives ? { ...base, archives: { ...(base.archives as object), ...c.archives } } : base;
@@ -123,11 +124,146 @@ async function run(c: BadCase, handle: DatabaseHandle, inbox: string, ctx: CaseC
     httpSchema.parse({ user_agent: USER_AGENT, timeout_ms: 500, max_bytes: 262_144, max_attempts: 2, backoff_base_ms: 10, ...c.fetch, cache_dir: makeInbox() }),
     logger,
   );
+  const cfg = { ...config(c, pipeline, inbox, ctx), ...(c.on_missing ? { onMissing: c.on_missing } : {}) };
+  const append = step.append_while_reading;
+  if (append) {
+    // A writer at work: it appends to the file as the reader opens it.
+    const inner = pipeline;
+    pipeline = {
+      ...inner,
+      reader: (runtime, log) => {
+        const reader = inner.reader(runtime, log);
+        return {
+          read: (path, sink) => {
+            if (basename(path) === append.name) appendFileSync(path, append.text);
+            return reader.read(path, sink);
+          },
+        };
+      },
+    };
+  }
+  let units: DiscoveredFile[] | undefined;
+  if (step.delete_after_listing) {
+    units = await discoverFiles({ sources: cfg.sources, baseDir: cfg.baseDir, spec: pipeline.source, runtime: { pipeline: pipeline.name, options: cfg.options, shared } });
+    rmSync(join(inbox, step.delete_after_listing), { recursive: true, force: true });
+  }
   return within(
     c.timeout_s * 1000,
-    runPipeline({ handle, logger, shared, fetch }, pipeline, config(c, pipeline, inbox, ctx), { trigger: 'manual' }),
+    runPipeline({ handle, logger, shared, fetch }, pipeline, cfg, {
+      trigger: 'manual',
+      ...(step.full_refresh ? { fullRefresh: true } : {}),
+      ...(step.retry_failed ? { retryFailed: true } : {}),
+      ...(units ? { units } : {}),
+    }),
     `${c.id} on ${ctx.kind}`,
   );
+}
+
+/** Apply one step of a sequence to the inbox (a run among the steps must end as it says). */
+async function applyStep(c: BadCase, s: Step, db: DatabaseHandle, inbox: string, ctx: CaseContext): Promise<void> {
+  if ('write' in s) {
+    const target = join(inbox, s.write.name);
+    if (s.write.from !== undefined) cpSync(join(BAD_DIR, s.write.from), target, { recursive: true });
+    else writeFileSync(target, s.write.text ?? '');
+  } else if ('delete' in s) {
+    rmSync(join(inbox, s.delete), { recursive: true });
+  } else if ('rename' in s) {
+    renameSync(join(inbox, s.rename.from), join(inbox, s.rename.to));
+  } else {
+    const summary = await run(c, db, inbox, ctx, s.run);
+    if (s.run.status) expect(summary.status, `a run among the steps of ${c.id}: ${summary.error ?? ''}`).toBe(s.run.status);
+  }
+}
+
+/**
+ * A sequence case: the steps, then the checked run. Besides the counts and outcome, the database
+ * must equal a clean load of the inbox as it stands (raw: the current versions' rows; core).
+ */
+async function checkSteps(c: BadCase, ctx: CaseContext, outcome: { lost: number; detail: string }): Promise<void> {
+  const db = await useDatabase(ctx.kind);
+  const inbox = makeInbox();
+  for (const s of c.steps!) await applyStep(c, s, db.handle, inbox, ctx);
+  const relationsBefore = await listRelations(db.handle);
+  const summary = await run(c, db.handle, inbox, ctx, c.final);
+  trace(`${c.id} [${ctx.kind}]: ${summary.status} in ${summary.durationMs} ms`);
+  outcome.detail = summary.error?.slice(0, 1000) ?? `read ${summary.counts.rowsRead}, loaded ${summary.counts.rowsLoaded}, rejected ${summary.counts.rowsRejected}, skipped ${summary.counts.rowsSkipped}`;
+
+  const [runRow] = await query<RunRow>(db.handle, 'select status, error, rows_read, rows_loaded, rows_rejected, rows_skipped from etl.runs where run_id = $1', [summary.runId]);
+  const unaccounted = runRow!.rows_read - (runRow!.rows_loaded + runRow!.rows_rejected + runRow!.rows_skipped);
+  outcome.lost += Math.abs(unaccounted);
+  expect(unaccounted, 'etl.runs: read = loaded + rejected + skipped').toBe(0);
+  const files = await query<{ rows_read: number; rows_loaded: number; rows_rejected: number; rows_skipped: number }>(
+    db.handle,
+    'select rows_read, rows_loaded, rows_rejected, rows_skipped from etl.source_files where run_id = $1',
+    [summary.runId],
+  );
+  for (const f of files) outcome.lost += Math.abs(f.rows_read - (f.rows_loaded + f.rows_rejected + f.rows_skipped));
+  const [raw] = await query<{ n: number }>(db.handle, `select count(*)::int as n from ${pipelineOf(c).load.table} where run_id = $1`, [summary.runId]);
+  outcome.lost += Math.abs(raw!.n - runRow!.rows_loaded);
+  expect(raw!.n, 'rows in the raw table = rows loaded').toBe(runRow!.rows_loaded);
+  expect(await listRelations(db.handle), 'no table or view went missing').toEqual(relationsBefore);
+
+  if (c.outcome === 'fails') {
+    expect(['partial', 'failed'], `expected a file to fail; ${outcome.detail}`).toContain(summary.status);
+    expect(summary.error).toMatch(c.message!);
+  } else {
+    expect(summary.status, `expected the run to succeed; ${outcome.detail}`).toBe('succeeded');
+    expect(runRow!.rows_rejected > 0, 'rows rejected').toBe(c.outcome === 'rejects');
+  }
+  if (c.counts) {
+    expect({ read: runRow!.rows_read, loaded: runRow!.rows_loaded, rejected: runRow!.rows_rejected, skipped: runRow!.rows_skipped }).toEqual(c.counts);
+  }
+  if (c.reject_lines) {
+    const rejects = await query<{ line_no: number; reason: string }>(db.handle, 'select line_no, reason from etl.rejects where run_id = $1 order by line_no', [summary.runId]);
+    expect(rejects.map((r) => r.line_no)).toEqual(c.reject_lines);
+    if (c.message) for (const r of rejects) expect(r.reason).toMatch(c.message);
+  }
+  for (const [name, action] of Object.entries(c.actions ?? {})) {
+    const f = summary.files.find((x) => basename(x.file.uri) === name);
+    expect(f?.action, `the checked run's action on ${name}`).toBe(action);
+  }
+  for (const a of c.assert) {
+    const result = await query(db.handle, a.sql);
+    expect(result.map((row) => Object.values(row).map(asText)), a.sql).toEqual(a.rows);
+  }
+  if (c.compare === 'inbox') {
+    const reference = await useDatabase(ctx.kind);
+    const cleanInbox = makeInbox();
+    cpSync(inbox, cleanInbox, { recursive: true });
+    const clean = await run({ ...c, http: undefined }, reference.handle, cleanInbox, ctx);
+    expect(['succeeded', 'partial', 'failed'], clean.error).toContain(clean.status);
+    // The refresh-scope tables are each run's scratch (which dates it recomputed), not data.
+    const data = (m: Map<string, string[]>) => new Map([...m].filter(([t]) => !t.endsWith('_refresh_scope')));
+    const diffs = diffContents(data(await contents(reference.handle, { currentOnly: true })), data(await contents(db.handle, { currentOnly: true })));
+    outcome.lost += diffs.filter((d) => d.table.startsWith('raw.')).reduce((n, d) => n + d.missing.length, 0);
+    expect(diffs, 'raw (current versions) and core equal a clean load of the inbox as it stands').toEqual([]);
+  }
+}
+
+function companionName(from: string): string {
+  return `000-companion-${basename(from)}`;
+}
+
+/** Raw and core after a clean load of a pipeline's companion file alone, once per database kind and worker. */
+const companionLoads = new Map<string, Promise<Map<string, string[]>>>();
+
+function companionContents(ctx: CaseContext, c: BadCase, companion: string): Promise<Map<string, string[]>> {
+  const key = `${ctx.kind}:${c.pipeline}:${companion}:${JSON.stringify(c.options)}:${JSON.stringify(c.archives ?? null)}`;
+  let loaded = companionLoads.get(key);
+  if (!loaded) {
+    loaded = (async () => {
+      const db = await useDatabase(ctx.kind);
+      const inbox = makeInbox();
+      const from = join(PACKAGE_ROOT, companion);
+      place(from, inbox, companionName(from));
+      const summary = await run({ ...c, http: undefined }, db.handle, inbox, ctx);
+      if (summary.status !== 'succeeded') throw new Error(`the companion ${companion} alone did not load: ${summary.error ?? summary.status}`);
+      return contents(db.handle);
+    })();
+    companionLoads.set(key, loaded);
+    loaded.catch(() => companionLoads.delete(key));
+  }
+  return loaded;
 }
 
 interface RunRow {
@@ -144,11 +280,14 @@ async function checkCase(c: BadCase, ctx: CaseContext, outcome: { lost: number; 
   const db = await useDatabase(ctx.kind);
   const inbox = makeInbox();
 
-  // A failing file shares its run with a good one, loaded first: the failure must undo both.
+  // A failing file shares its run with a good one, loaded first: the bad file must fail alone,
+  // keep nothing, and leave the good one loaded in full.
   const companion = c.companion === undefined ? loadCorpus().companions[c.pipeline] : c.companion;
-  if (c.outcome === 'fails' && !c.http && companion) {
-    const from = join(PACKAGE_ROOT, companion);
-    place(from, inbox, `000-companion-${basename(from)}`);
+  const placed = c.outcome === 'fails' && !c.http && !!companion;
+  const withCompanion = placed && c.scope === 'file';
+  if (placed) {
+    const from = join(PACKAGE_ROOT, companion!);
+    place(from, inbox, companionName(from));
   }
   const input = c.http ? `${ctx.httpBase!()}/${c.http}/${httpFile(c)}` : materialise(c, inbox);
 
@@ -189,18 +328,40 @@ async function checkCase(c: BadCase, ctx: CaseContext, outcome: { lost: number; 
   expect(await listRelations(db.handle), 'no table or view went missing').toEqual(relationsBefore);
 
   if (c.outcome === 'fails') {
-    expect(summary.status, `expected the run to fail; ${outcome.detail}`).toBe('failed');
+    const expected = withCompanion ? 'partial' : 'failed';
+    expect(summary.status, `expected the file to fail${withCompanion ? ' alone' : ''}; ${outcome.detail}`).toBe(expected);
     // Checked before any regex runs over it: a message holding 50 MB is itself the bug.
-    expect(summary.error!.length, `the message is short enough to read: ${summary.error!.slice(0, 300)}…`).toBeLessThanOrEqual(MAX_MESSAGE_CHARS);
+    const failed = summary.files.filter((f): f is Extract<typeof f, { action: 'failed' }> => f.action === 'failed');
+    for (const f of failed) {
+      expect(f.message.length, `the message is short enough to read: ${f.message.slice(0, 300)}…`).toBeLessThanOrEqual(MAX_MESSAGE_CHARS);
+      expect(f.message).toMatch(c.message!);
+    }
+    expect(summary.error!.length, `the run's error is short enough to read: ${summary.error!.slice(0, 300)}…`).toBeLessThanOrEqual(MAX_MESSAGE_CHARS + 500);
     expect(summary.error).toMatch(c.message!);
-    expect(runRow).toMatchObject({ status: 'failed', rows_read: 0, rows_loaded: 0, rows_rejected: 0, rows_skipped: 0 });
+    expect(runRow!.status).toBe(expected);
     expect(runRow!.error).toMatch(c.message!);
-    for (const f of summary.files) if (f.action === 'failed') expect(f.message).toMatch(c.message!);
-    // Nothing changed: not the raw and core tables, not the loaded files, not the rejects.
-    expect(await fingerprint(db.handle), 'a failed run changes nothing').toEqual(before);
-    expect(files).toEqual([]);
-    const [rejects] = await query<{ n: number }>(db.handle, 'select count(*)::int as n from etl.rejects where run_id = $1', [summary.runId]);
-    expect(rejects!.n).toBe(0);
+    // Nothing of the bad file was kept: no version, no raw row, no reject.
+    expect(failed.map((f) => f.file.uri).filter((u) => u !== input), 'only the bad input failed').toEqual([]);
+    const kept = await query<{ n: number }>(
+      db.handle,
+      `select (select count(*) from etl.source_files where uri = $1)::int + (select count(*) from etl.rejects where uri = $1)::int as n`,
+      [input],
+    );
+    expect(kept[0]!.n, 'nothing of the bad file is in etl.source_files or etl.rejects').toBe(0);
+    if (withCompanion) {
+      // The good file beside it loaded in full: raw and core equal a clean load of the good file alone.
+      expect(files.map((f) => basename(f.uri))).toEqual([companionName(join(PACKAGE_ROOT, companion!))]);
+      const reference = await companionContents(ctx, c, companion!);
+      const diffs = diffContents(reference, await contents(db.handle));
+      outcome.lost += diffs.filter((d) => d.table.startsWith('raw.')).reduce((n, d) => n + d.missing.length, 0);
+      expect(diffs, 'raw and core tables equal a clean load of the good file alone').toEqual([]);
+    } else {
+      // No companion, or the failure is the run's: nothing changed, the companion included.
+      expect(runRow).toMatchObject({ rows_read: 0, rows_loaded: 0, rows_rejected: 0, rows_skipped: 0 });
+      // Nothing changed: not the raw and core tables, not the loaded files, not the rejects.
+      expect(await fingerprint(db.handle), 'a failed run changes nothing').toEqual(before);
+      expect(files).toEqual([]);
+    }
   } else {
     expect(summary.status, `expected the run to succeed; ${outcome.detail}`).toBe('succeeded');
     const expected = c.counts!;
@@ -260,7 +421,8 @@ export function defineCorpusTests(name: string, select: (c: BadCase) => boolean,
             const error = test.task.result?.errors?.[0]?.message;
             record({ type: 'case', id: c.id, database: kind, handled, lost: outcome.lost, detail: handled ? outcome.detail : `${error ?? ''} (${outcome.detail})`.slice(0, 2000) });
           });
-          await checkCase(c, { kind, ...(options.httpBase ? { httpBase: options.httpBase } : {}) }, outcome);
+          const ctx = { kind, ...(options.httpBase ? { httpBase: options.httpBase } : {}) };
+          await (c.steps ? checkSteps(c, ctx, outcome) : checkCase(c, ctx, outcome));
         },
         (c.timeout_s * 2 + 60) * 1000,
       );

@@ -63,7 +63,7 @@ const PROVENANCE = new Set(['file_id', 'line_no', 'run_id', 'locator', 'inputs']
  * Each raw and core table as a sorted list of rows (jsonb text, canonical), without provenance.
  * `inputs` (the evidence behind a derived quarter) is kept without its file ids and lines.
  */
-export async function contents(handle: DatabaseHandle): Promise<Map<string, string[]>> {
+export async function contents(handle: DatabaseHandle, options: { readonly currentOnly?: boolean } = {}): Promise<Map<string, string[]>> {
   const columns = await query<{ table_name: string; column_name: string; data_type: string }>(
     handle,
     `select table_schema || '.' || table_name as table_name, column_name, data_type
@@ -87,7 +87,12 @@ export async function contents(handle: DatabaseHandle): Promise<Map<string, stri
       expr += ` || jsonb_build_object('inputs', (select coalesce(jsonb_agg((e.v - 'file_id' - 'line') order by e.i), '[]'::jsonb)
                                                  from jsonb_array_elements(t.inputs) with ordinality as e(v, i)))`;
     }
-    const rows = await query<{ r: string }>(handle, `select (${expr})::text as r from ${quote(table)} t`, [drop]);
+    // Raw keeps every version of a file; what counts is the current one's rows.
+    const where =
+      options.currentOnly && table.startsWith('raw.') && cols.some((c) => c.name === 'file_id')
+        ? ' where t.file_id in (select file_id from etl.source_files where superseded_at is null)'
+        : '';
+    const rows = await query<{ r: string }>(handle, `select (${expr})::text as r from ${quote(table)} t${where}`, [drop]);
     out.set(table, rows.map((r) => r.r).sort());
   }
   return out;

@@ -61,6 +61,17 @@ export function generate(spec: GeneratorSpec, dir: string): string {
     case 'crlf':
       writeFileSync(out, readFileSync(source(spec), 'utf8').replace(/\r?\n/g, '\r\n'));
       return out;
+    case 'mixed-eol': {
+      // CRLF line ends, but the lines listed in lf_lines end in a bare LF (a file edited in two editors).
+      const lf = new Set(spec.lf_lines as number[] | undefined);
+      const lines = readFileSync(source(spec), 'utf8').replace(/\r?\n$/, '').split(/\r?\n/);
+      writeFileSync(out, lines.map((l, i) => l + (lf.has(i + 1) ? '\n' : '\r\n')).join(''));
+      return out;
+    }
+    case 'copy':
+      // The file under another name (an upper-case extension, say).
+      cpSync(source(spec), out, { recursive: true });
+      return out;
     case 'latin1': {
       // Text re-encoded as Latin-1: é and ü become the single bytes 0xe9 and 0xfc, which are not UTF-8.
       const from = source(spec);
