@@ -102,14 +102,45 @@ async function appliedMigrations(conn: SqlConnection): Promise<AppliedRow[]> {
   return rows;
 }
 
+/**
+ * Serialise concurrent migrators (several `start` processes on one server). Any role can take an
+ * advisory lock, so the wait is bounded: after `waitMs` the migration fails, naming the holder.
+ */
+async function takeMigrationLock(conn: SqlConnection, waitMs: number, logger?: Logger): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  let told = false;
+  for (;;) {
+    const { rows } = await conn.query<{ got: boolean }>('select pg_try_advisory_xact_lock($1) as got', [MIGRATION_LOCK_KEY]);
+    if (rows[0]?.got) return;
+    const { rows: holders } = await conn.query<{ pid: number; usename: string | null; application_name: string | null; state: string | null; backend_start: Date | null }>(
+      `select a.pid, a.usename::text as usename, a.application_name, a.state, a.backend_start
+       from pg_locks l join pg_stat_activity a on a.pid = l.pid
+       where l.locktype = 'advisory' and l.granted and l.objsubid = 1
+         and ((l.classid::bigint << 32) | l.objid::bigint) = $1::bigint`,
+      [MIGRATION_LOCK_KEY],
+    );
+    const holder =
+      holders.map((h) => `session pid ${h.pid} (user ${h.usename ?? '?'}, application ${h.application_name || '?'}, ${h.state ?? '?'} since ${h.backend_start?.toISOString() ?? '?'})`).join(', ') ||
+      'another session';
+    if (Date.now() >= deadline) {
+      throw new MigrationError(`the migration lock is held by ${holder}; gave up after waiting ${Math.round(waitMs / 1000)} s; nothing was applied`);
+    }
+    if (!told) {
+      logger?.info(`waiting for ${holder} to release the migration lock (at most ${Math.round(waitMs / 1000)} s)`);
+      told = true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(250, Math.max(1, deadline - Date.now()))));
+  }
+}
+
 export async function migrate(
   handle: DatabaseHandle,
   logger?: Logger,
   files: readonly MigrationFile[] = readMigrations(),
+  options: { readonly lockWaitMs?: number } = {},
 ): Promise<MigrationResult> {
   return handle.withTransaction(async (conn) => {
-    // Serialise concurrent migrators (several `start` processes on one server).
-    await conn.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    await takeMigrationLock(conn, options.lockWaitMs ?? 300_000, logger);
     await conn.script(BOOTSTRAP);
     const applied = await appliedMigrations(conn);
     verifyHistory(applied, files);

@@ -1,4 +1,5 @@
-import { expect, it } from 'vitest';
+import pg from 'pg';
+import { expect, it, onTestFinished } from 'vitest';
 import { MigrationError } from '../../src/errors.js';
 import { checksumOf, migrate, migrationStatus, readMigrations, type MigrationFile } from '../../src/migrate/migrator.js';
 import { describeEachDatabase, useDatabase } from '../helpers/databases.js';
@@ -82,5 +83,30 @@ describeEachDatabase('migrations', (kind) => {
     const results = await Promise.all([migrate(db.handle), migrate(db.handle), migrate(db.handle)]);
     const applied = results.flatMap((r) => r.applied.map((m) => m.name));
     expect(applied).toEqual(FILES.map((f) => f.name));
+  });
+});
+
+describeEachDatabase('the migration lock', (kind) => {
+  it('waits a bounded time for a session that holds it, then fails naming that session', async () => {
+    // PGlite has one session: nothing else can hold the lock there, so the competing half needs a server.
+    if (kind === 'pglite') {
+      const db = await useDatabase(kind, { migrated: false });
+      expect((await migrate(db.handle, undefined, FILES, { lockWaitMs: 1_000 })).applied).toHaveLength(FILES.length);
+      return;
+    }
+    const db = await useDatabase(kind, { migrated: false });
+    const other = new pg.Client({ connectionString: db.openOptions.databaseUrl, application_name: 'somebody-else' });
+    await other.connect();
+    onTestFinished(() => other.end().catch(() => undefined));
+    // Any role can take an advisory lock; this one is the migrator's.
+    await other.query('select pg_advisory_lock(7269331001)');
+    const { rows: me } = await other.query<{ pid: number }>('select pg_backend_pid() as pid');
+    const failure = await migrate(db.handle, undefined, FILES, { lockWaitMs: 1_000 }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(MigrationError);
+    expect((failure as Error).message).toMatch(
+      new RegExp(`^the migration lock is held by session pid ${me[0]!.pid} \\(user \\w+, application somebody-else, idle since .*\\); gave up after waiting 1 s; nothing was applied$`),
+    );
+    await other.query('select pg_advisory_unlock(7269331001)');
+    expect((await migrate(db.handle, undefined, FILES, { lockWaitMs: 1_000 })).applied).toHaveLength(FILES.length);
   });
 });
