@@ -197,7 +197,7 @@ export async function evaluateAlerts(env: AlertEnvironment, trigger: { runId: nu
   if (env.notifier && !trigger.isBackfill) {
     for (const { event, result, latest } of fresh) {
       if (!latest || !(event.to_state === 'firing' || event.from_state === 'firing')) continue;
-      const ok = await env.notifier.send({ rule: result.rule, subject: event.subject, state: event.to_state, period: event.period_end, value: result.lastMeasure, message: event.message, repeat: false }).catch((e: unknown) => {
+      const ok = await env.notifier.send({ rule: result.rule, subject: event.subject, state: event.to_state, period: event.period_end, value: result.lastMeasure, message: event.message, repeat: false }).then((r) => r.outcome === 'delivered', (e: unknown) => {
         logger.warn({ err: e, rule: event.rule_id }, `alert ${event.rule_id}: webhook failed: ${errorMessage(e)}`);
         return false;
       });
@@ -221,7 +221,7 @@ export async function evaluateAlerts(env: AlertEnvironment, trigger: { runId: nu
       if (!rule) continue;
       const ok = await env.notifier
         .send({ rule, subject: d.subject, state: 'firing', period: d.last_period, value: d.value, message: d.message, repeat: true })
-        .catch(() => false);
+        .then((r) => r.outcome === 'delivered', () => false);
       if (ok) await handle.withConnection((conn) => conn.query('update etl.alert_state set last_notified_at = now() where rule_id = $1 and subject = $2', [d.rule_id, d.subject]));
     }
   }
