@@ -68,7 +68,8 @@ function stream(res: ServerResponse, status: number): EndlessBody {
   return state;
 }
 
-export async function startReceiver(plan: Answer[] = [], fallback: Answer = 200): Promise<Receiver> {
+/** `port`: listen there (a receiver coming back at the address it had); a free port by default. */
+export async function startReceiver(plan: Answer[] = [], fallback: Answer = 200, port = 0): Promise<Receiver> {
   const sockets = new Set<Socket>();
   const receiver: Omit<Receiver, 'url' | 'close'> = {
     posts: [],
@@ -96,7 +97,7 @@ export async function startReceiver(plan: Answer[] = [], fallback: Answer = 200)
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/T000/B000/secret-token`;
   return Object.assign(receiver, {
     url,
