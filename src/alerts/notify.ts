@@ -142,7 +142,7 @@ export function webhookNotifier(options: WebhookOptions): Notifier {
           const after = retryAfterMs(response.headers.get('retry-after'));
           last = { outcome: 'failed', status, error, posts: attempt, ...(after !== undefined ? { retryAfterMs: after } : {}) };
           if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
-            options.logger.warn({ rule: n.rule.id, subject: n.subject, status }, `alert webhook at ${where} refused the notification with ${error}; not retrying`);
+            options.logger.debug({ rule: n.rule.id, subject: n.subject, status }, `alert webhook at ${where} refused the notification with ${error}`);
             return { ...last, outcome: 'refused' };
           }
         } catch (error) {
@@ -153,7 +153,8 @@ export function webhookNotifier(options: WebhookOptions): Notifier {
           await delay(backoffDelay({ maxAttempts: options.maxAttempts, baseMs: options.baseDelayMs ?? 500, maxMs: 10_000 }, attempt), undefined, signal ? { signal } : {}).catch(() => undefined);
         }
       }
-      options.logger.warn(
+      // The caller logs the outcome once, at warn (delivery.ts); this line says where.
+      options.logger.debug(
         { rule: n.rule.id, subject: n.subject, status: last.status, posts: last.posts },
         `alert webhook at ${where} failed after ${last.posts} attempt(s): ${last.error ?? 'stopped'}`,
       );
