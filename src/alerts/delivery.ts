@@ -53,6 +53,10 @@ interface Claimed {
 /** Notifications claimed per pass; the rest wait for the next one. */
 const BATCH = 20;
 
+/** The advisory lock of settleQueue: any 32-bit class ("bw_a") and key. */
+const SETTLE_LOCK_CLASS = 0x62775f61;
+const SETTLE_LOCK_KEY = 1;
+
 /** The latest transition to or from firing of alert `a` (rule_id, subject), as a lateral subquery. */
 const LATEST_NOTIFIABLE = (a: string) => `
   select e.event_id, e.period_end, e.to_state, e.is_backfill, e.notified_at
@@ -233,7 +237,12 @@ export async function deliverNotifications(env: AlertEnvironment, options: { sig
   const leaseMs = webhook.max_attempts * (webhook.timeout_ms + 10_000) + 60_000;
   const backoff = { baseMs: webhook.retry_base_seconds * 1000, maxMs: webhook.retry_max_seconds * 1000 };
 
-  await env.handle.withTransaction((conn) => settleQueue(conn, now, new Date(now.getTime() - webhook.repeat_interval_hours * 3_600_000)));
+  await env.handle.withTransaction(async (conn) => {
+    // One process settles at a time (two would only do the same work, and could deadlock on
+    // each other's rows); one that finds it taken goes on to send what is due.
+    const { rows } = await conn.query<{ locked: boolean }>('select pg_try_advisory_xact_lock($1, $2) as locked', [SETTLE_LOCK_CLASS, SETTLE_LOCK_KEY]);
+    if (rows[0]?.locked) await settleQueue(conn, now, new Date(now.getTime() - webhook.repeat_interval_hours * 3_600_000));
+  });
   const claimed = await env.handle.withConnection((conn) => claim(conn, me, now, new Date(now.getTime() + leaseMs)));
   for (const c of claimed) {
     const notification = notificationOf(env, c);
