@@ -50,8 +50,8 @@ interface Claimed {
   state_message: string | null;
 }
 
-/** Notifications claimed per pass; the rest wait for the next one. */
-const BATCH = 20;
+/** Notifications sent per pass at most; the rest wait for the next one. */
+const PER_PASS = 20;
 
 /** The advisory lock of settleQueue: any 32-bit class ("bw_a") and key. */
 const SETTLE_LOCK_CLASS = 0x62775f61;
@@ -133,11 +133,11 @@ async function settleQueue(conn: SqlConnection, now: Date, reminderCutoff: Date)
 }
 
 /**
- * Claim what is due: not claimed by a live process, and no other notification of the same alert
+ * Claim the next notification that is due: not claimed by a live process, and no other notification of the same alert
  * in flight (a resolution waits for its firing). `skip locked` lets two processes claim at once
  * without waiting on each other or taking the same row.
  */
-async function claim(conn: SqlConnection, me: string, now: Date, until: Date): Promise<Claimed[]> {
+async function claimNext(conn: SqlConnection, me: string, now: Date, until: Date): Promise<Claimed | undefined> {
   const { rows } = await conn.query<Claimed>(
     `with claimed as (
        update etl.alert_notifications n
@@ -150,7 +150,7 @@ async function claim(conn: SqlConnection, me: string, now: Date, until: Date): P
                            where o.rule_id = c.rule_id and o.subject = c.subject
                              and o.notification_id <> c.notification_id and o.claimed_until > $2)
          order by c.next_attempt_at, c.notification_id
-         limit ${BATCH}
+         limit 1
          for update skip locked
        )
        returning n.notification_id, n.event_id, n.kind, n.attempts
@@ -159,11 +159,10 @@ async function claim(conn: SqlConnection, me: string, now: Date, until: Date): P
             s.last_period, s.value, s.message as state_message
      from claimed c
      join etl.alert_events e on e.event_id = c.event_id
-     left join etl.alert_state s on s.rule_id = e.rule_id and s.subject = e.subject
-     order by e.period_end, c.notification_id`,
+     left join etl.alert_state s on s.rule_id = e.rule_id and s.subject = e.subject`,
     [me, now, until],
   );
-  return rows;
+  return rows[0];
 }
 
 function notificationOf(env: AlertEnvironment, c: Claimed): Notification | undefined {
@@ -232,6 +231,7 @@ export async function deliverNotifications(env: AlertEnvironment, options: { sig
   const { logger } = env;
   const webhook = env.config.webhook;
   const now = env.now?.() ?? new Date();
+  const started = Date.now();
   const me = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   // Longer than one attempt can take (every post timing out, and the waits between them).
   const leaseMs = webhook.max_attempts * (webhook.timeout_ms + 10_000) + 60_000;
@@ -243,10 +243,20 @@ export async function deliverNotifications(env: AlertEnvironment, options: { sig
     const { rows } = await conn.query<{ locked: boolean }>('select pg_try_advisory_xact_lock($1, $2) as locked', [SETTLE_LOCK_CLASS, SETTLE_LOCK_KEY]);
     if (rows[0]?.locked) await settleQueue(conn, now, new Date(now.getTime() - webhook.repeat_interval_hours * 3_600_000));
   });
-  const claimed = await env.handle.withConnection((conn) => claim(conn, me, now, new Date(now.getTime() + leaseMs)));
-  for (const c of claimed) {
+  // One claim at a time, each for as long as its own attempt can take: a claim never lapses
+  // while it waits behind others in this process.
+  const unknown = new Set<number>();
+  for (let sent = 0; sent < PER_PASS && !options.signal?.aborted; sent++) {
+    const until = new Date(now.getTime() + (Date.now() - started) + leaseMs);
+    const c = await env.handle.withConnection((conn) => claimNext(conn, me, now, until));
+    if (!c || unknown.has(c.notification_id)) {
+      if (c) await release(env, me, c);
+      break;
+    }
     const notification = notificationOf(env, c);
-    if (!notification || options.signal?.aborted) {
+    if (!notification) {
+      // A rule this process's config does not have (another process's config is newer): left to it.
+      unknown.add(c.notification_id);
       await release(env, me, c);
       continue;
     }
@@ -255,7 +265,7 @@ export async function deliverNotifications(env: AlertEnvironment, options: { sig
     );
     if (result.posts === 0 && options.signal?.aborted) {
       await release(env, me, c);
-      continue;
+      break;
     }
     // The clock at the end of the attempt: a wait counts from when the attempt failed.
     const done = env.now?.() ?? new Date();
@@ -272,6 +282,8 @@ export async function deliverNotifications(env: AlertEnvironment, options: { sig
     } else {
       summary.failed++;
       logger.warn({ ...fields, next_attempt_at: next.toISOString() }, `${what} not delivered (${result.error ?? 'no answer'}); attempt ${c.attempts}, next try at ${next.toISOString()}`);
+      // The receiver is failing: the others wait for the next pass rather than fail one by one now.
+      break;
     }
   }
   return summary;

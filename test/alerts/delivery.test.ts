@@ -258,6 +258,36 @@ describeEachDatabase('alert delivery', (kind) => {
     ]);
   });
 
+  it('tries one notification per pass while the receiver fails, and delivers every alert once it is back', async () => {
+    const db = await useDatabase(kind);
+    await loadSample(db.handle);
+    // Two alerts: the run-rate passed $10B with $12B on 2025-07-31, and $20B with $25B on 2026-03-29.
+    const two = alertsSchema.parse({
+      rules: [...RULES.rules, { id: 'openai_run_rate_above_20bn', indicator: 'openai_revenue_annualized', subject: 'OpenAI', op: '>', threshold: 20e9, severity: 'critical' }],
+      webhook: RULES.webhook,
+    });
+    const hook = await receiver([], 503);
+    const clock = { now: T0 };
+    const env = environment(db.handle, hook, clock, two);
+    await evaluate(env);
+    // A failing receiver is not hammered with every notification in turn: the other waits.
+    expect(hook.posts).toHaveLength(3);
+    expect(await rows(db.handle, 'select rule_id, delivery, delivery_attempts from analytics.alerts_open order by rule_id')).toEqual([
+      { rule_id: 'openai_run_rate_above_10bn', delivery: 'undelivered', delivery_attempts: 1 },
+      { rule_id: 'openai_run_rate_above_20bn', delivery: 'undelivered', delivery_attempts: 0 },
+    ]);
+    hook.fallback = 200;
+    clock.now = minutes(2);
+    await evaluate(env);
+    expect(hook.delivered().map((b) => [b.rule, b.period]).sort()).toEqual([
+      ['openai_run_rate_above_10bn', '2025-07-31'],
+      ['openai_run_rate_above_20bn', '2026-03-29'],
+    ]);
+    clock.now = minutes(5);
+    await evaluate(env);
+    expect(hook.delivered()).toHaveLength(2);
+  });
+
   if (kind === 'postgres') {
     it('delivers a pending notification once when two processes try it at the same time', async () => {
       const db = await useDatabase(kind);
