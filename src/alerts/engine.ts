@@ -2,6 +2,7 @@ import type { DatabaseHandle } from '../db/connect.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { measure, renderMessage, replay, type Observation, type Transition } from './evaluate.js';
+import { deliverNotifications } from './delivery.js';
 import type { Notifier } from './notify.js';
 import type { AlertRule, AlertsConfig, AlertState } from './rules.js';
 
@@ -11,9 +12,9 @@ import type { AlertRule, AlertsConfig, AlertState } from './rules.js';
  * etl.alert_events (a transition already stored is not stored again, so evaluating twice
  * changes nothing), and the final state goes to etl.alert_state: one row, one open alert, per
  * rule and subject. Transitions at a subject's latest period are the news: they are logged at
- * the rule's severity and sent to the webhook (never from a backfill): a subject's last transition
- * is its current state, news even if the data put it some periods back. Earlier transitions in the
- * history are recorded with one summary line per rule.
+ * the rule's severity and queued for the webhook (never from a backfill; see delivery.ts): a
+ * subject's last transition is its current state, news even if the data put it some periods back.
+ * Earlier transitions in the history are recorded with one summary line per rule.
  */
 
 export const STALENESS_INDICATOR = 'source_staleness';
@@ -108,7 +109,6 @@ interface StoredEvent {
 
 /** Evaluate every enabled rule and store what changed. `runId` is the run that triggered it. */
 export async function evaluateAlerts(env: AlertEnvironment, trigger: { runId: number | null; isBackfill: boolean }): Promise<EvaluationSummary> {
-  const now = env.now?.() ?? new Date();
   const results = await replayRules(env);
   const { handle, logger } = env;
   const fresh: { event: StoredEvent; result: SubjectResult; latest: boolean }[] = [];
@@ -193,37 +193,10 @@ export async function evaluateAlerts(env: AlertEnvironment, trigger: { runId: nu
   }
   for (const [rule, n] of historical) logger.info({ rule, events: n }, `alert ${rule}: recorded ${n} transition(s) in earlier periods of the history`);
 
-  // Notifications: new latest transitions to firing or resolved, and reminders for alerts still firing.
+  // Notifications: the delivery pass queues the new transitions (and reminders that are due) and
+  // sends what is due, including what earlier evaluations could not deliver. A backfill never notifies.
   if (env.notifier && !trigger.isBackfill) {
-    for (const { event, result, latest } of fresh) {
-      if (!latest || !(event.to_state === 'firing' || event.from_state === 'firing')) continue;
-      const ok = await env.notifier.send({ rule: result.rule, subject: event.subject, state: event.to_state, period: event.period_end, value: result.lastMeasure, message: event.message, repeat: false }).catch((e: unknown) => {
-        logger.warn({ err: e, rule: event.rule_id }, `alert ${event.rule_id}: webhook failed: ${errorMessage(e)}`);
-        return false;
-      });
-      if (ok) {
-        await handle.withConnection((conn) => conn.query('update etl.alert_events set notified_at = now() where event_id = $1', [event.event_id]));
-        await handle.withConnection((conn) =>
-          conn.query('update etl.alert_state set last_notified_at = now() where rule_id = $1 and subject = $2', [event.rule_id, event.subject]),
-        );
-      }
-    }
-    const repeatMs = env.config.webhook.repeat_interval_hours * 3_600_000;
-    const { rows: due } = await handle.withConnection((conn) =>
-      conn.query<{ rule_id: string; subject: string; last_period: string; value: number | null; message: string }>(
-        `select rule_id, subject, last_period, value, message from etl.alert_state
-         where state = 'firing' and last_notified_at is not null and last_notified_at < $1`,
-        [new Date(now.getTime() - repeatMs)],
-      ),
-    );
-    for (const d of due) {
-      const rule = env.config.rules.find((r) => r.id === d.rule_id);
-      if (!rule) continue;
-      const ok = await env.notifier
-        .send({ rule, subject: d.subject, state: 'firing', period: d.last_period, value: d.value, message: d.message, repeat: true })
-        .catch(() => false);
-      if (ok) await handle.withConnection((conn) => conn.query('update etl.alert_state set last_notified_at = now() where rule_id = $1 and subject = $2', [d.rule_id, d.subject]));
-    }
+    await deliverNotifications(env).catch((e: unknown) => logger.error({ err: e }, `alert notifications: delivery pass failed: ${errorMessage(e)}`));
   }
 
   const firing = results

@@ -74,8 +74,17 @@ export const webhookSchema = z.strictObject({
   url_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name such as BUBBLEWATCH_ALERT_WEBHOOK').default('BUBBLEWATCH_ALERT_WEBHOOK'),
   /** While an alert keeps firing, notify again after this long. */
   repeat_interval_hours: z.number().positive().default(24),
+  /** Posts per delivery attempt, seconds apart, on network errors, 408, 429 and 5xx. */
   max_attempts: z.number().int().min(1).max(10).default(3),
   timeout_ms: z.number().int().positive().default(10_000),
+  /** A notification not delivered is tried again after this long, then twice as long each time… */
+  retry_base_seconds: z.number().positive().default(60),
+  /** …up to this long between attempts. The scheduler also checks for due notifications every retry_base_seconds. */
+  retry_max_seconds: z.number().positive().default(3600),
+}).superRefine((w, ctx) => {
+  if (w.retry_max_seconds < w.retry_base_seconds) {
+    ctx.addIssue({ code: 'custom', path: ['retry_max_seconds'], message: `got ${w.retry_max_seconds}, expected at least retry_base_seconds (${w.retry_base_seconds})` });
+  }
 });
 
 export const alertsSchema = z

@@ -27,6 +27,13 @@ limit 20;`,
 from analytics.alerts_open
 order by case severity when 'critical' then 1 when 'warning' then 2 else 3 end, rule_id, subject;`,
     },
+    {
+      title: 'Open alerts the webhook has not taken yet, and why',
+      sql: `select rule_id, subject, since_period, delivery, delivery_attempts, last_attempt_at, next_attempt_at, last_delivery_error
+from analytics.alerts_open
+where delivery is distinct from 'delivered'
+order by since_period;`,
+    },
   ],
   bubble_dashboard: [
     {

@@ -8,6 +8,7 @@ import type { Fetcher } from '../engine/discover.js';
 import type { AnyPipeline } from '../engine/pipeline.js';
 import { createFetcher } from '../http/fetcher.js';
 import { evaluateAlerts, type AlertEnvironment } from '../alerts/engine.js';
+import { deliverNotifications } from '../alerts/delivery.js';
 import { webhookNotifier } from '../alerts/notify.js';
 import { stalenessRatios } from '../engine/freshness.js';
 import type { RunContext } from '../engine/run-pipeline.js';
@@ -41,6 +42,16 @@ export function alertEnvironment(ctx: CliContext, handle: DatabaseHandle): Alert
     notifier: url ? webhookNotifier({ url, maxAttempts: webhook.max_attempts, timeoutMs: webhook.timeout_ms, logger: ctx.logger }) : undefined,
     staleness: () => stalenessRatios(handle, ctx.registry.filter((p) => ctx.config.pipelines.get(p.name)?.enabled)),
   };
+}
+
+/**
+ * A delivery pass over the alert notifications that are due (the scheduler's ticks and timer,
+ * the end of a command's runs); undefined when no webhook URL is set.
+ */
+export function alertDelivery(ctx: CliContext, handle: DatabaseHandle): ((signal?: AbortSignal) => Promise<unknown>) | undefined {
+  const env = alertEnvironment(ctx, handle);
+  if (!env.notifier || ctx.config.alerts.rules.length === 0) return undefined;
+  return (signal) => deliverNotifications(env, signal ? { signal } : {});
 }
 
 /** The context pipelines run in from the CLI: shared config, the HTTP fetcher, alert evaluation after each run. */

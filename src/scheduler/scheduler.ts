@@ -18,7 +18,8 @@ import { nextTick, tickTime, ticksBetween } from './cron.js';
  * decides which one runs it: each tries to insert (pipeline, tick) into etl.schedule_ticks
  * and only the insert that succeeds runs the pipeline. A tick that finds the pipeline's
  * previous run still going is recorded as skipped. Ticks missed while no scheduler ran are
- * handled by each pipeline's policy: skip them, run once, or run each up to a cap.
+ * handled by each pipeline's policy: skip them, run once, or run each up to a cap. Alert
+ * notifications that are due are delivered after each tick and on a timer between ticks.
  */
 
 export interface SchedulerDeps {
@@ -33,6 +34,13 @@ export interface SchedulerDeps {
   readonly onRun?: (summary: RunSummary) => void;
   /** Called after each successful run (alert evaluation). */
   readonly afterSuccess?: RunContext['afterSuccess'];
+  /**
+   * Delivers the alert notifications that are due. Called after every tick this process claims,
+   * whatever its run found, and every `deliverEveryMs` between ticks: a notification the webhook
+   * failed is retried even when no new data arrives.
+   */
+  readonly deliver?: (signal: AbortSignal) => Promise<unknown>;
+  readonly deliverEveryMs?: number;
 }
 
 export function schedulerIdentity(): string {
@@ -46,6 +54,8 @@ export class Scheduler {
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly controller = new AbortController();
   private stopping = false;
+  private delivering: Promise<void> | undefined;
+  private deliveryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: SchedulerDeps) {}
 
@@ -115,6 +125,31 @@ export class Scheduler {
       void task.start();
       this.tasks.push(task);
     }
+    if (this.deps.deliver && this.deps.deliverEveryMs) {
+      this.deliveryTimer = setInterval(() => void this.deliverDue(), this.deps.deliverEveryMs);
+      this.deliveryTimer.unref();
+    }
+  }
+
+  /**
+   * Deliver the alert notifications that are due; one pass at a time in this process (a pass
+   * still going when the timer fires again is not doubled; other processes are kept off the same
+   * notifications by the database).
+   */
+  deliverDue(): Promise<void> {
+    const deliver = this.deps.deliver;
+    if (!deliver || this.stopping) return Promise.resolve();
+    if (this.delivering) return this.delivering;
+    const work = deliver(this.controller.signal)
+      .then(() => undefined)
+      .catch((error: unknown) => this.deps.logger.error({ err: error }, `alert notifications: delivery failed: ${errorMessage(error)}`))
+      .finally(() => {
+        this.delivering = undefined;
+        this.inflight.delete(work);
+      });
+    this.delivering = work;
+    this.inflight.add(work);
+    return work;
   }
 
   /** The next tick of each scheduled pipeline. */
@@ -148,6 +183,16 @@ export class Scheduler {
       logger.debug({ pipeline: pipeline.name, tick: tick.toISOString() }, `${pipeline.name}: tick ${tick.toISOString()} claimed by another process`);
       return undefined;
     }
+    try {
+      return await this.runClaimed(pipeline, config, tick, kind);
+    } finally {
+      // Whatever the run found (nothing new, a failure), notifications that are due go out.
+      await this.deliverDue();
+    }
+  }
+
+  private async runClaimed(pipeline: AnyPipeline, config: ResolvedPipelineConfig, tick: Date, kind: 'tick' | 'catch-up'): Promise<RunSummary | undefined> {
+    const { handle, logger } = this.deps;
     await this.recover();
     const trigger = kind === 'tick' ? 'schedule' : 'catch-up';
     const busyHere = this.running.has(pipeline.name);
@@ -213,6 +258,7 @@ export class Scheduler {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    if (this.deliveryTimer) clearInterval(this.deliveryTimer);
     for (const task of this.tasks) await task.destroy();
     const pending = [...this.running.values(), ...this.inflight];
     if (pending.length === 0) return;
@@ -230,6 +276,7 @@ export class Scheduler {
   /** Abort runs at once (a second Ctrl-C). */
   interrupt(): void {
     this.stopping = true;
+    if (this.deliveryTimer) clearInterval(this.deliveryTimer);
     this.controller.abort(new Error('shutting down'));
   }
 

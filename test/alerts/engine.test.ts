@@ -152,7 +152,7 @@ describeEachDatabase('alert evaluation', (kind) => {
     await loadSample(db.handle);
     const { logger, lines } = memoryLogger();
     const refusing = webhookNotifier({ url: url.replace('/hooks/', '/nowhere/'), maxAttempts: 3, timeoutMs: 2000, logger, baseDelayMs: 1 });
-    const env = { ...environment(db.handle), logger, notifier: { send: async (n: Parameters<typeof refusing.send>[0]) => (await refusing.send(n)) && false } };
+    const env = { ...environment(db.handle), logger, notifier: { send: async (n: Parameters<typeof refusing.send>[0]) => ({ ...(await refusing.send(n)), outcome: 'refused' as const }) } };
     const result = await evaluateAlerts(env, { runId: null, isBackfill: false });
     expect(result.newEvents).toBe(1);
     expect(lines.some((l) => String(l.msg).includes('secret-token'))).toBe(false);

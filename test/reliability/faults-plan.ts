@@ -10,6 +10,9 @@ export const FAULTS = [
   'sigkill-mid-run-postgres',
   'concurrent-manual-runs-pglite',
   'concurrent-manual-runs-postgres',
+  'webhook-down-when-alert-fires-pglite',
+  'webhook-down-when-alert-fires-postgres',
+  'webhook-endless-body',
 ] as const;
 
 export type FaultId = (typeof FAULTS)[number];

@@ -13,6 +13,25 @@ function isoDate(text: string | undefined, what: string): string | undefined {
 
 const num = (v: unknown) => (v === null || v === undefined ? '' : formatValue(Number(Number(v).toPrecision(4))));
 
+const minute = (v: unknown) => (v instanceof Date ? v.toISOString().slice(0, 16).replace('T', ' ') + 'Z' : '');
+
+/** What the webhook was told, e.g. "undelivered: 3 attempts, last HTTP 500, next try 2026-11-30 12:04Z". */
+export function deliveryText(r: Record<string, unknown>): string {
+  const status = r.delivery as string | null | undefined;
+  if (!status) return '';
+  // The status or the error code; the whole error is in last_delivery_error (--json, the views).
+  const full = typeof r.last_delivery_error === 'string' ? r.last_delivery_error : '';
+  const error = /^HTTP \d{3}/.exec(full)?.[0] ?? /\bE[A-Z_]{3,}\b/.exec(full)?.[0] ?? (full.length > 30 ? `${full.slice(0, 29)}…` : full);
+  if (status === 'undelivered') {
+    const attempts = Number(r.delivery_attempts ?? 0);
+    if (attempts === 0) return `undelivered: not tried yet, next try ${minute(r.next_attempt_at)}`;
+    return `undelivered: ${attempts} attempt${attempts === 1 ? '' : 's'}, last ${error || 'error unknown'}, next try ${minute(r.next_attempt_at)}`;
+  }
+  if (status === 'refused') return `refused: ${error}`;
+  if (status === 'delivered') return `delivered ${minute(r.last_attempt_at)}`;
+  return status;
+}
+
 export async function alertsCommand(ctx: CliContext, options: { all?: boolean; since?: string; json?: boolean }): Promise<number> {
   const since = isoDate(options.since, '--since');
   return withDatabase(
@@ -41,6 +60,7 @@ export async function alertsCommand(ctx: CliContext, options: { all?: boolean; s
             { header: 'latest', value: (r) => String(r.last_period ?? '') },
             { header: 'value', value: (r) => num(r.value), align: 'right' },
             { header: 'threshold', value: (r) => num(r.threshold), align: 'right' },
+            { header: 'webhook', value: deliveryText, max: 80 },
             { header: 'message', value: (r) => String(r.message ?? ''), max: 90 },
           ]),
         );
@@ -67,6 +87,7 @@ export async function alertsCommand(ctx: CliContext, options: { all?: boolean; s
           { header: 'threshold', value: (r) => num(r.threshold), align: 'right' },
           { header: 'severity', value: (r) => String(r.severity) },
           { header: 'backfill', value: (r) => (r.is_backfill ? 'yes' : '') },
+          { header: 'webhook', value: deliveryText, max: 80 },
           { header: 'message', value: (r) => String(r.message), max: 80 },
         ]),
       );

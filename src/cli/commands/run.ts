@@ -1,11 +1,11 @@
-import { ConfigError, EXIT_OK, EXIT_RUN_FAILED } from '../../errors.js';
+import { ConfigError, errorMessage, EXIT_OK, EXIT_RUN_FAILED } from '../../errors.js';
 import { describeUnit } from '../../engine/discover.js';
 import type { AnyPipeline } from '../../engine/pipeline.js';
 import type { RunSummary } from '../../engine/run-pipeline.js';
 import { runWithRetries } from '../../engine/run-with-retries.js';
 import type { DatabaseHandle } from '../../db/connect.js';
 import { formatDuration, formatNumber, formatTable, formatValue } from '../format.js';
-import { print, runContext, withDatabase, type CliContext } from '../context.js';
+import { alertDelivery, print, runContext, withDatabase, type CliContext } from '../context.js';
 
 const PREVIEW_ROWS = 15;
 
@@ -75,6 +75,10 @@ export async function runCommand(ctx: CliContext, names: readonly string[], opti
             { maxAttempts: ctx.config.scheduler.retry.max_attempts, baseMs: ctx.config.scheduler.retry.base_ms, maxMs: ctx.config.scheduler.retry.max_ms },
           ),
         );
+      }
+      // A failed run evaluates no alerts, but notifications earlier runs could not deliver are due all the same.
+      if (summaries.some((s) => s.status !== 'succeeded')) {
+        await alertDelivery(ctx, handle)?.().catch((e: unknown) => ctx.logger.error({ err: e }, `alert notifications: delivery failed: ${errorMessage(e)}`));
       }
       if (options.json) {
         print(ctx, JSON.stringify(summaries.map(summaryJson), null, 2));

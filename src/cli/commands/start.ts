@@ -4,7 +4,7 @@ import type { RunSummary } from '../../engine/run-pipeline.js';
 import { Scheduler } from '../../scheduler/scheduler.js';
 import { writeReport } from '../../report/report.js';
 import { formatTable } from '../format.js';
-import { print, runContext, withDatabase, type CliContext } from '../context.js';
+import { alertDelivery, print, runContext, withDatabase, type CliContext } from '../context.js';
 import { printSummary, selectPipelines } from './run.js';
 import { collectStatus } from './status.js';
 
@@ -55,6 +55,8 @@ export async function startCommand(ctx: CliContext, options: StartOptions): Prom
         ...(run.fetch ? { fetch: run.fetch } : {}),
         afterSuccess,
         settings: ctx.config.scheduler,
+        // Notifications the webhook could not take are retried between ticks too, with no new data.
+        ...withDelivery(alertDelivery(ctx, handle), ctx.config.alerts.webhook.retry_base_seconds * 1000),
       });
 
       // First Ctrl-C: stop taking ticks and let the current step finish (bounded); second: interrupt now.
@@ -104,6 +106,8 @@ export async function startCommand(ctx: CliContext, options: StartOptions): Prom
           if (summaries.length > 0) await printSummary(ctx, handle, summaries, pipelines, options.preview ?? true);
         }
         firstPass = false;
+        // Also when every run failed or nothing ran: what earlier runs could not deliver is due now.
+        await scheduler.deliverDue();
         await rewriteReport();
         const failed = summaries.some((s) => s.status !== 'succeeded');
         if (options.once || signals > 0) {
@@ -134,4 +138,8 @@ export async function startCommand(ctx: CliContext, options: StartOptions): Prom
     },
     { migrateFirst: true },
   );
+}
+
+function withDelivery(deliver: ((signal?: AbortSignal) => Promise<unknown>) | undefined, everyMs: number) {
+  return deliver ? { deliver, deliverEveryMs: Math.max(1000, everyMs) } : {};
 }
