@@ -53,9 +53,11 @@ interface Claimed {
 /** Notifications sent per pass at most; the rest wait for the next one. */
 const PER_PASS = 20;
 
-/** The advisory lock of settleQueue: any 32-bit class ("bw_a") and key. */
-const SETTLE_LOCK_CLASS = 0x62775f61;
-const SETTLE_LOCK_KEY = 1;
+/**
+ * The lock of settleQueue: a row of etl.pipeline_locks, like the pipelines' own. A row lock needs
+ * UPDATE on the table, which the read-only analyst role lacks (any role can take an advisory lock).
+ */
+const SETTLE_LOCK = 'alerts:notification-queue';
 
 /** The latest transition to or from firing of alert `a` (rule_id, subject), as a lateral subquery. */
 const LATEST_NOTIFIABLE = (a: string) => `
@@ -240,8 +242,9 @@ export async function deliverNotifications(env: AlertEnvironment, options: { sig
   await env.handle.withTransaction(async (conn) => {
     // One process settles at a time (two would only do the same work, and could deadlock on
     // each other's rows); one that finds it taken goes on to send what is due.
-    const { rows } = await conn.query<{ locked: boolean }>('select pg_try_advisory_xact_lock($1, $2) as locked', [SETTLE_LOCK_CLASS, SETTLE_LOCK_KEY]);
-    if (rows[0]?.locked) await settleQueue(conn, now, new Date(now.getTime() - webhook.repeat_interval_hours * 3_600_000));
+    await conn.query('insert into etl.pipeline_locks (pipeline) values ($1) on conflict do nothing', [SETTLE_LOCK]);
+    const { rows } = await conn.query<{ pipeline: string }>('select pipeline from etl.pipeline_locks where pipeline = $1 for update skip locked', [SETTLE_LOCK]);
+    if (rows.length > 0) await settleQueue(conn, now, new Date(now.getTime() - webhook.repeat_interval_hours * 3_600_000));
   });
   // One claim at a time, each for as long as its own attempt can take: a claim never lapses
   // while it waits behind others in this process.
