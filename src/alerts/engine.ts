@@ -18,6 +18,8 @@ import type { AlertRule, AlertsConfig, AlertState } from './rules.js';
  */
 
 export const STALENESS_INDICATOR = 'source_staleness';
+/** Source files failing alone per pipeline (a partial pipeline), from etl.file_failures. */
+export const FAILING_FILES_INDICATOR = 'source_files_failing';
 
 export interface AlertEnvironment {
   readonly handle: DatabaseHandle;
@@ -26,6 +28,8 @@ export interface AlertEnvironment {
   readonly notifier?: Notifier | undefined;
   /** Age of each pipeline's newest data over its freshness limit (1 = at the limit), for the source_staleness indicator. */
   readonly staleness?: () => Promise<ReadonlyMap<string, number>>;
+  /** Files failing alone per pipeline, for the source_files_failing indicator. */
+  readonly failingFiles?: () => Promise<ReadonlyMap<string, number>>;
   readonly now?: () => Date;
 }
 
@@ -41,11 +45,12 @@ export interface SubjectResult {
 async function loadSeries(env: AlertEnvironment, rule: AlertRule, today: string): Promise<Map<string, Observation[]>> {
   const series = new Map<string, Observation[]>();
   const subjects = rule.subject === '*' ? null : Array.isArray(rule.subject) ? rule.subject : [rule.subject];
-  if (rule.indicator === STALENESS_INDICATOR) {
-    const ages = (await env.staleness?.()) ?? new Map<string, number>();
-    for (const [pipeline, ratio] of ages) {
+  if (rule.indicator === STALENESS_INDICATOR || rule.indicator === FAILING_FILES_INDICATOR) {
+    // Figures of the sources as they are today, one per pipeline.
+    const now = (await (rule.indicator === STALENESS_INDICATOR ? env.staleness?.() : env.failingFiles?.())) ?? new Map<string, number>();
+    for (const [pipeline, value] of now) {
       if (subjects && !subjects.includes(pipeline)) continue;
-      series.set(pipeline, [{ period: today, value: ratio }]);
+      series.set(pipeline, [{ period: today, value }]);
     }
     return series;
   }

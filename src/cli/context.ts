@@ -10,7 +10,7 @@ import { createFetcher } from '../http/fetcher.js';
 import { evaluateAlerts, type AlertEnvironment } from '../alerts/engine.js';
 import { deliverNotifications } from '../alerts/delivery.js';
 import { webhookNotifier } from '../alerts/notify.js';
-import { stalenessRatios } from '../engine/freshness.js';
+import { failingFileCounts, stalenessRatios } from '../engine/freshness.js';
 import type { RunContext } from '../engine/run-pipeline.js';
 
 /** What every command needs: validated config, a logger, the pipeline registry, and a way to open the database. */
@@ -41,6 +41,7 @@ export function alertEnvironment(ctx: CliContext, handle: DatabaseHandle): Alert
     config: ctx.config.alerts,
     notifier: url ? webhookNotifier({ url, maxAttempts: webhook.max_attempts, timeoutMs: webhook.timeout_ms, logger: ctx.logger }) : undefined,
     staleness: () => stalenessRatios(handle, ctx.registry.filter((p) => ctx.config.pipelines.get(p.name)?.enabled)),
+    failingFiles: () => failingFileCounts(handle, ctx.registry.filter((p) => ctx.config.pipelines.get(p.name)?.enabled)),
   };
 }
 

@@ -30,3 +30,18 @@ export async function stalenessRatios(handle: DatabaseHandle, pipelines: readonl
   }
   return ratios;
 }
+
+/**
+ * For each pipeline: how many of its source files fail alone and have not changed since
+ * (etl.file_failures), 0 when none. The source_files_failing indicator alert rules read; every
+ * pipeline gets a value, so that an alert on it resolves once the files load or go.
+ */
+export async function failingFileCounts(handle: DatabaseHandle, pipelines: readonly AnyPipeline[]): Promise<Map<string, number>> {
+  const rows = await handle.db
+    .selectFrom('etl.file_failures')
+    .select(['pipeline', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('pipeline')
+    .execute();
+  const byPipeline = new Map(rows.map((r) => [r.pipeline, Number(r.n)]));
+  return new Map(pipelines.map((p) => [p.name, byPipeline.get(p.name) ?? 0]));
+}
