@@ -339,12 +339,43 @@ function setKey(object: { [key: string]: JsonValue }, key: string, value: JsonVa
 }
 
 /**
- * JSON text of a parsed value, numbers as written. Written without recursion: a value nested
- * 10,000 deep is written back like any other, to be rejected with its text.
+ * JSON text of a parsed value, numbers as written. A companyfacts fact (an object of scalars) is
+ * written directly; anything deeper without recursion, so that a value nested 10,000 deep is
+ * written back like any other, to be rejected with its text.
  */
 export function jsonText(root: unknown): string {
-  if (root instanceof JsonNumber) return root.text;
-  if (root === null || typeof root !== 'object') return JSON.stringify(root) ?? 'null';
+  return flatText(root) ?? deepText(root);
+}
+
+function scalarText(value: unknown): string | undefined {
+  if (value instanceof JsonNumber) return value.text;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  return undefined;
+}
+
+/** A scalar, or an array or object of scalars; undefined when something in it is deeper. */
+function flatText(value: unknown): string | undefined {
+  const scalar = scalarText(value);
+  if (scalar !== undefined) return scalar;
+  const parts: string[] = [];
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const text = scalarText(item);
+      if (text === undefined) return undefined;
+      parts.push(text);
+    }
+    return `[${parts.join(',')}]`;
+  }
+  const object = value as Record<string, unknown>;
+  for (const key of Object.keys(object)) {
+    const text = scalarText(object[key]);
+    if (text === undefined) return undefined;
+    parts.push(`${JSON.stringify(key)}:${text}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+function deepText(root: unknown): string {
   const out: string[] = [];
   // Values still to write, and the punctuation between them, last first.
   const stack: unknown[] = [root];

@@ -38,6 +38,15 @@ function text(value: unknown): string | undefined {
   return jsonText(value);
 }
 
+/**
+ * A JSON key as it goes into a locator: control characters written \uXXXX. A unit key holding a
+ * NUL (written "\u0000" in the JSON) is a rejected fact, and PostgreSQL text cannot hold NUL.
+ */
+function printable(key: string): string {
+  if (!/[\u0000-\u001f\u007f]/.test(key)) return key;
+  return key.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function companyfactsReader(runtime: PipelineRuntime, logger: Logger): RecordReader {
   return {
     async read(path, sink) {
@@ -87,7 +96,7 @@ export function companyfactsReader(runtime: PipelineRuntime, logger: Logger): Re
             for (let i = 0; i < facts.length; i++) {
               read++;
               const fact = facts[i];
-              const locator = `facts.${taxonomy}.${tag}.units.${unit}[${i}]`;
+              const locator = `facts.${taxonomy}.${tag}.units.${printable(unit)}[${i}]`;
               const f = (fact !== null && typeof fact === 'object' ? fact : {}) as Record<string, unknown>;
               batch.push({
                 line: read,

@@ -55,7 +55,8 @@ function inflate(text: string, size: number): Buffer {
 /** `find` replaced by `with`, once; a fixture that no longer holds `find` is an error, not a case that tests nothing. */
 function replaceOnce(spec: GeneratorSpec, text: string): string {
   const find = str(spec, 'find');
-  const by = str(spec, 'with');
+  // A {fill} in `with` becomes `bytes` copies of `fill` (a number with 17,000 decimals).
+  const by = spec.fill === undefined ? str(spec, 'with') : str(spec, 'with').replace('{fill}', str(spec, 'fill').repeat(num(spec, 'bytes')));
   const at = text.indexOf(find);
   if (at === -1) throw new Error(`generator ${spec.kind} (${spec.name}): ${JSON.stringify(find)} is not in ${spec.from}`);
   return text.slice(0, at) + by + text.slice(at + find.length);
