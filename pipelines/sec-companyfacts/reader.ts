@@ -5,6 +5,7 @@ import type { Logger } from '../../src/log/logger.js';
 import type { PipelineRuntime } from '../../src/engine/pipeline.js';
 import type { RecordReader, SourceRecord } from '../../src/engine/readers/types.js';
 import { companyView } from '../shared/companies.js';
+import { JsonNumber, JsonSyntaxError, jsonText, parseJson } from './exact-json.js';
 
 /**
  * SEC XBRL companyfacts JSON (data.sec.gov/api/xbrl/companyfacts/CIK##########.json):
@@ -14,71 +15,36 @@ import { companyView } from '../shared/companies.js';
  * Every fact in the file is a record read; facts of tags no configured metric uses (most
  * of a companyfacts file) are skipped. A file that is not JSON, or not in this layout,
  * fails as a whole; a single malformed fact is rejected with its JSON path.
+ *
+ * Numbers are read as the text they were written with (exact-json.ts), never through a
+ * double, so a val of 9007199254740993 or 2303000000.123456789 is stored as written. A number
+ * written as a JSON string ("val": "2303000000") is read as its text too, as in a CSV.
  */
 
 const BATCH = 5000;
 
 const documentSchema = z.object({
-  cik: z.union([z.number(), z.string()]),
+  cik: z.union([z.instanceof(JsonNumber), z.string()]),
   entityName: z.string().optional(),
   facts: z.record(z.string(), z.record(z.string(), z.object({ units: z.record(z.string(), z.array(z.unknown())) }).passthrough())),
 });
 
+/** A fact field as text: a number exactly as written, a string as is, anything else as its JSON. */
 function text(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (value instanceof JsonNumber) return value.text;
+  if (typeof value === 'boolean') return String(value);
   return jsonText(value);
 }
 
 /**
- * JSON text of a parsed value. JSON.parse accepts nesting that JSON.stringify cannot write
- * back (it recurses: a fact value nested 10,000 deep overflows the stack), so such a value
- * is written without recursion, to be rejected with its text like any other malformed fact.
+ * A JSON key as it goes into a locator: control characters written \uXXXX. A unit key holding a
+ * NUL (written "\u0000" in the JSON) is a rejected fact, and PostgreSQL text cannot hold NUL.
  */
-export function jsonText(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? 'undefined';
-  } catch (error) {
-    if (!(error instanceof RangeError)) throw error;
-    return deepJsonText(value);
-  }
-}
-
-type JsonPart = { readonly literal: string } | { readonly value: unknown };
-
-function deepJsonText(root: unknown): string {
-  const out: string[] = [];
-  const stack: JsonPart[] = [{ value: root }];
-  while (stack.length > 0) {
-    const part = stack.pop()!;
-    if ('literal' in part) {
-      out.push(part.literal);
-      continue;
-    }
-    const v = part.value;
-    if (Array.isArray(v)) {
-      out.push('[');
-      stack.push({ literal: ']' });
-      for (let i = v.length - 1; i >= 0; i--) {
-        stack.push({ value: v[i] ?? null });
-        if (i > 0) stack.push({ literal: ',' });
-      }
-    } else if (v !== null && typeof v === 'object') {
-      const entries = Object.entries(v);
-      out.push('{');
-      stack.push({ literal: '}' });
-      for (let i = entries.length - 1; i >= 0; i--) {
-        const [key, item] = entries[i]!;
-        stack.push({ value: item });
-        stack.push({ literal: `${JSON.stringify(key)}:` });
-        if (i > 0) stack.push({ literal: ',' });
-      }
-    } else {
-      out.push(JSON.stringify(v) ?? 'null');
-    }
-  }
-  return out.join('');
+function printable(key: string): string {
+  if (!/[\u0000-\u001f\u007f]/.test(key)) return key;
+  return key.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export function companyfactsReader(runtime: PipelineRuntime, logger: Logger): RecordReader {
@@ -87,14 +53,12 @@ export function companyfactsReader(runtime: PipelineRuntime, logger: Logger): Re
       const content = await readFile(path, 'utf8');
       let doc: unknown;
       try {
-        doc = JSON.parse(content);
+        doc = parseJson(content);
       } catch (error) {
-        const message = (error as Error).message;
-        const position = /position (\d+)/.exec(message)?.[1];
-        const line = position === undefined ? undefined : content.slice(0, Number(position)).split('\n').length;
+        if (!(error instanceof JsonSyntaxError)) throw error;
         throw new InputFileError(
-          { file: path, ...(line !== undefined ? { line } : {}) },
-          `not valid JSON (${message})`,
+          { file: path, ...(error.line !== undefined ? { line: error.line } : {}) },
+          `not valid JSON (${error.message})`,
           `${content.length} characters starting ${JSON.stringify(content.slice(0, 40))}`,
           'an SEC companyfacts JSON document',
         );
@@ -109,7 +73,7 @@ export function companyfactsReader(runtime: PipelineRuntime, logger: Logger): Re
           '{ "cik": …, "entityName": …, "facts": { "us-gaap": { "<Tag>": { "units": { "USD": [ … ] } } } } }',
         );
       }
-      const cik = Number(parsed.data.cik);
+      const cik = Number(text(parsed.data.cik));
       const view = companyView(runtime);
       const company = view.byCik.get(cik);
       if (!company) {
@@ -132,7 +96,7 @@ export function companyfactsReader(runtime: PipelineRuntime, logger: Logger): Re
             for (let i = 0; i < facts.length; i++) {
               read++;
               const fact = facts[i];
-              const locator = `facts.${taxonomy}.${tag}.units.${unit}[${i}]`;
+              const locator = `facts.${taxonomy}.${tag}.units.${printable(unit)}[${i}]`;
               const f = (fact !== null && typeof fact === 'object' ? fact : {}) as Record<string, unknown>;
               batch.push({
                 line: read,

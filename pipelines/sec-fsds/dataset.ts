@@ -1,6 +1,7 @@
 import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import yauzl from 'yauzl';
 import { InputFileError } from '../../src/errors.js';
 
@@ -9,6 +10,10 @@ import { InputFileError } from '../../src/errors.js';
  * num.txt and friends. This opens either form and hands out its files as streams, checking
  * an archive before anything is read: it must be a complete zip, no entry may point outside
  * the archive, and entries may not expand beyond the configured size or ratio (a zip bomb).
+ * Each member a reader needs must be there exactly once: names are compared without case (and,
+ * in a zip, without folder), so a second num.txt is an error instead of a silent choice.
+ * Every entry read from a zip is checked against the CRC-32 the archive records for it
+ * (yauzl does not check it): a flipped digit in a stored entry fails the file instead of loading.
  */
 
 export interface ArchiveLimits {
@@ -19,9 +24,19 @@ export interface ArchiveLimits {
 export interface Dataset {
   /** Name used in messages, e.g. 2025q1.zip or the folder. */
   readonly label: string;
-  has(name: string): boolean;
+  /** Fails unless each member (lower case, e.g. num.txt) is in the data set exactly once. */
+  require(names: readonly string[]): void;
   open(name: string): Promise<NodeJS.ReadableStream>;
   close(): void;
+}
+
+/** `"a" (entry 2) and "b" (entry 3)`: a list for a message. */
+function listed(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
+
+function missingMember(path: string, name: string): InputFileError {
+  return new InputFileError({ file: path }, `the data set has no ${name}`, undefined, 'an SEC financial statement data set with sub.txt and num.txt');
 }
 
 export async function openDataset(path: string, limits: ArchiveLimits): Promise<Dataset> {
@@ -30,16 +45,34 @@ export async function openDataset(path: string, limits: ArchiveLimits): Promise<
 }
 
 function openFolder(path: string): Dataset {
-  const names = new Map(readdirSync(path).map((n) => [n.toLowerCase(), n]));
+  // Lower-case name → the folder's files of that name (two on a case-sensitive file system).
+  const files = new Map<string, string[]>();
+  for (const n of readdirSync(path).sort()) {
+    const key = n.toLowerCase();
+    files.set(key, [...(files.get(key) ?? []), n]);
+  }
+  const only = (name: string): string => {
+    const found = files.get(name) ?? [];
+    if (found.length > 1) {
+      throw new InputFileError(
+        { file: path },
+        `the data set holds more than one ${name}`,
+        `files ${listed(found.map((n) => JSON.stringify(n)))}`,
+        `exactly one ${name} (names compared without case)`,
+      );
+    }
+    if (found.length === 0 || !existsSync(join(path, found[0]!))) {
+      throw new InputFileError({ file: path }, `the data set has no ${name}`, `files ${[...files.values()].flat().join(', ')}`, 'sub.txt and num.txt');
+    }
+    return found[0]!;
+  };
   return {
     label: path,
-    has: (name) => names.has(name),
+    require(names) {
+      for (const name of names) only(name);
+    },
     async open(name) {
-      const actual = names.get(name);
-      if (!actual || !existsSync(join(path, actual))) {
-        throw new InputFileError({ file: path }, `the data set has no ${name}`, `files ${[...names.values()].join(', ')}`, 'sub.txt and num.txt');
-      }
-      return createReadStream(join(path, actual));
+      return createReadStream(join(path, only(name)));
     },
     close() {},
   };
@@ -76,7 +109,9 @@ function openZip(path: string, limits: ArchiveLimits): Promise<Dataset> {
         reject(zipError(path, error ?? new Error('unknown error')));
         return;
       }
-      const entries = new Map<string, yauzl.Entry>();
+      // Lower-case base name → the entries of that name, with their ordinal in the archive.
+      const entries = new Map<string, ZipMember[]>();
+      let ordinal = 0;
       let failed = false;
       const fail = (e: Error) => {
         if (failed) return;
@@ -86,6 +121,7 @@ function openZip(path: string, limits: ArchiveLimits): Promise<Dataset> {
       };
       zip.on('error', fail);
       zip.on('entry', (entry: yauzl.Entry) => {
+        ordinal++;
         const name = entry.fileName;
         if (name.split(/[\\/]/).includes('..') || name.startsWith('/') || /^[a-z]:/i.test(name)) {
           fail(new InputFileError({ file: path }, `the archive entry "${name}" points outside the archive`, JSON.stringify(name), 'entries named like num.txt'));
@@ -93,7 +129,7 @@ function openZip(path: string, limits: ArchiveLimits): Promise<Dataset> {
         }
         if (!name.endsWith('/')) {
           const base = name.slice(name.lastIndexOf('/') + 1).toLowerCase();
-          if (!entries.has(base)) entries.set(base, entry);
+          entries.set(base, [...(entries.get(base) ?? []), { entry, ordinal }]);
         }
         zip.readEntry();
       });
@@ -106,16 +142,41 @@ function openZip(path: string, limits: ArchiveLimits): Promise<Dataset> {
   });
 }
 
-function zipDataset(path: string, zip: yauzl.ZipFile, entries: Map<string, yauzl.Entry>, limits: ArchiveLimits): Dataset {
+interface ZipMember {
+  readonly entry: yauzl.Entry;
+  /** 1-based position in the archive's central directory, for messages. */
+  readonly ordinal: number;
+}
+
+function hex(crc: number): string {
+  return `0x${crc.toString(16).padStart(8, '0')}`;
+}
+
+function zipDataset(path: string, zip: yauzl.ZipFile, entries: Map<string, ZipMember[]>, limits: ArchiveLimits): Dataset {
+  const only = (name: string): yauzl.Entry => {
+    const found = entries.get(name) ?? [];
+    if (found.length === 0) throw missingMember(path, name);
+    if (found.length > 1) {
+      throw new InputFileError(
+        { file: path },
+        `the archive holds more than one ${name}`,
+        `entries ${listed(found.map((m) => `${JSON.stringify(m.entry.fileName)} (entry ${m.ordinal})`))}`,
+        `exactly one ${name} (names compared without case or folder)`,
+      );
+    }
+    return found[0]!.entry;
+  };
   return {
     label: path,
-    has: (name) => entries.has(name),
+    require(names) {
+      for (const name of names) only(name);
+    },
     open(name) {
-      const entry = entries.get(name);
-      if (!entry) {
-        return Promise.reject(
-          new InputFileError({ file: path }, `the archive has no ${name}`, `entries ${[...entries.keys()].join(', ') || '(none)'}`, 'sub.txt and num.txt'),
-        );
+      let entry: yauzl.Entry;
+      try {
+        entry = only(name);
+      } catch (error) {
+        return Promise.reject(error as Error);
       }
       const declared = entry.uncompressedSize;
       const ratio = declared / Math.max(1, entry.compressedSize);
@@ -140,8 +201,10 @@ function zipDataset(path: string, zip: yauzl.ZipFile, entries: Map<string, yauzl
             reject(zipError(path, error ?? new Error('cannot open entry')));
             return;
           }
-          // Count what actually comes out, whatever the header declared.
+          // Count what actually comes out, whatever the header declared, and check its CRC-32
+          // at the end: rows already handed on are discarded with the failed file.
           let seen = 0;
+          let crc = 0;
           const guard = new Transform({
             transform(chunk: Buffer, _enc, done) {
               seen += chunk.length;
@@ -149,7 +212,22 @@ function zipDataset(path: string, zip: yauzl.ZipFile, entries: Map<string, yauzl
                 done(new InputFileError({ file: `${path}:${name}` }, 'the archive entry expands beyond the limit', `more than ${limits.max_uncompressed_bytes} bytes`, 'archives.max_uncompressed_bytes at most'));
                 return;
               }
+              crc = crc32(chunk, crc);
               done(null, chunk);
+            },
+            flush(done) {
+              if (crc !== entry.crc32) {
+                done(
+                  new InputFileError(
+                    { file: `${path}:${entry.fileName}` },
+                    'the archive entry is corrupt: its bytes do not match the CRC-32 the archive records',
+                    hex(crc),
+                    hex(entry.crc32),
+                  ),
+                );
+                return;
+              }
+              done();
             },
           });
           stream.on('error', (e: Error) => guard.destroy(entryError(path, name, declared, e)));

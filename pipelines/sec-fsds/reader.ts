@@ -1,10 +1,13 @@
 import { InputFileError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
 import { readCsvFile } from '../../src/engine/csv-reader.js';
-import { normaliseHeaderName } from '../../src/engine/readers/csv.js';
+import { duplicateColumnError, normaliseHeaderName, quoteClipped } from '../../src/engine/readers/csv.js';
+import { isRealDate } from '../../src/engine/fields.js';
+import type { RejectProblem } from '../../src/db/tables/rejects.table.js';
 import type { PipelineRuntime } from '../../src/engine/pipeline.js';
 import type { RecordReader, SourceRecord } from '../../src/engine/readers/types.js';
 import { companyView, type CompanyConfig } from '../shared/companies.js';
+import { FISCAL_YEAR_EXPECTED, fiscalYear } from '../shared/company-facts-row.js';
 import { openDataset, type ArchiveLimits } from './dataset.js';
 
 /**
@@ -18,6 +21,10 @@ import { openDataset, type ArchiveLimits } from './dataset.js';
  *
  * num.txt dates are period ends rounded to a month end (ddate) with a duration in quarters
  * (qtrs: 0 = an instant, 1 = a quarter, 4 = a year); the period start is derived from both.
+ *
+ * A filing's fy and filed come from its sub.txt row and are checked there: when one is out of
+ * range, each of the filing's facts is rejected with a reason naming the sub.txt line and column
+ * (never a database error that fails the run). A header that names a column twice fails the file.
  */
 
 interface Submission {
@@ -27,6 +34,8 @@ interface Submission {
   readonly fy: string;
   readonly fp: string;
   readonly filed: string;
+  /** What is wrong with the filing's sub.txt row; each of its facts is rejected with these. */
+  readonly problems: readonly RejectProblem[];
 }
 
 const NUM_REQUIRED = ['adsh', 'tag', 'version', 'ddate', 'qtrs', 'uom', 'value'] as const;
@@ -46,8 +55,24 @@ export function periodStart(ddate: string, qtrs: number): string | undefined {
   return first.toISOString().slice(0, 10);
 }
 
+/** A sub.txt date (YYYYMMDD) as YYYY-MM-DD, or what was expected of it. */
+function compactDate(raw: string): { readonly iso: string } | { readonly expected: string } {
+  const m = /^(\d{4})(\d{2})(\d{2})$/.exec(raw.trim());
+  if (!m) return { expected: 'a date written YYYYMMDD' };
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (!isRealDate(year, month, day)) return { expected: 'a real calendar date written YYYYMMDD' };
+  if (year < 1800 || year > 2200) return { expected: 'a date written YYYYMMDD with a year from 1800 to 2200' };
+  return { iso: `${m[1]}-${m[2]}-${m[3]}` };
+}
+
 function headerIndex(file: string, fields: readonly string[], line: number, required: readonly string[]): Map<string, number> {
-  const index = new Map(fields.map((f, i) => [normaliseHeaderName(f), i]));
+  const index = new Map<string, number>();
+  fields.forEach((field, i) => {
+    const name = normaliseHeaderName(field);
+    const first = index.get(name);
+    if (first !== undefined) throw duplicateColumnError(file, line, name, first, i);
+    index.set(name, i);
+  });
   const missing = required.filter((c) => !index.has(c));
   if (missing.length > 0) {
     throw new InputFileError(
@@ -81,11 +106,7 @@ export function fsdsReader(runtime: PipelineRuntime, logger: Logger): RecordRead
     async read(path, sink) {
       const dataset = await openDataset(path, limits);
       try {
-        for (const name of ['sub.txt', 'num.txt']) {
-          if (!dataset.has(name)) {
-            throw new InputFileError({ file: path }, `the data set has no ${name}`, undefined, 'an SEC financial statement data set with sub.txt and num.txt');
-          }
-        }
+        dataset.require(['sub.txt', 'num.txt']);
         const submissions = await readSubmissions(`${dataset.label}:sub.txt`, () => dataset.open('sub.txt'), view.byCik);
         logger.debug({ file: path, filings: submissions.size }, `${path}: ${submissions.size} filing(s) of configured companies in sub.txt`);
 
@@ -93,6 +114,7 @@ export function fsdsReader(runtime: PipelineRuntime, logger: Logger): RecordRead
         const stream = await dataset.open('num.txt');
         let index: Map<string, number> | undefined;
         let positions: ReadonlyMap<string, number> | undefined;
+        let width = 0;
         let skipped = 0;
         const result = await readCsvFile({
           file: label,
@@ -102,6 +124,7 @@ export function fsdsReader(runtime: PipelineRuntime, logger: Logger): RecordRead
           onHeader: (fields, line) => {
             index = headerIndex(label, fields, line, NUM_REQUIRED);
             positions = numPositions(index);
+            width = fields.length;
           },
           onRows: async (rows) => {
             const ix = index!;
@@ -131,15 +154,15 @@ export function fsdsReader(runtime: PipelineRuntime, logger: Logger): RecordRead
               const ddate = f[iDdate] ?? '';
               const qtrsText = f[iQtrs] ?? '';
               const qtrs = Number(qtrsText);
-              const width = ix.size;
+              const problems: RejectProblem[] =
+                f.length !== width ? [{ column: null, column_no: Math.min(f.length, width) + 1, value: null, message: `the row has ${f.length} fields, the header has ${width}` }] : [];
+              problems.push(...submission.problems);
               batch.push({
                 line: row.line,
                 locator: 'num.txt',
                 rawText: f.join('\t'),
                 positions,
-                ...(f.length !== width
-                  ? { problems: [{ column: null, column_no: Math.min(f.length, width) + 1, value: null, message: `the row has ${f.length} fields, the header has ${width}` }] }
-                  : {}),
+                ...(problems.length > 0 ? { problems } : {}),
                 fields: {
                   cik: String(submission.cik),
                   taxonomy,
@@ -194,13 +217,27 @@ async function readSubmissions(
         const cik = Number(get(row.fields, 'cik'));
         const company = companies.get(cik);
         if (!company) continue;
-        submissions.set(get(row.fields, 'adsh'), {
+        const adsh = get(row.fields, 'adsh');
+        const problems: RejectProblem[] = [];
+        // Where a value came from, for a reason given on a num.txt row.
+        const from = (column: string) => `(sub.txt line ${row.line} column ${ix.get(column)! + 1}, filing ${adsh})`;
+        const fy = get(row.fields, 'fy');
+        if (fy.trim() !== '' && fiscalYear(fy) === undefined) {
+          problems.push({ column: 'fy', column_no: null, value: fy, message: `got ${quoteClipped(fy)} ${from('fy')}, expected ${FISCAL_YEAR_EXPECTED}` });
+        }
+        const filedText = get(row.fields, 'filed');
+        const filed = compactDate(filedText);
+        if ('expected' in filed) {
+          problems.push({ column: 'filed', column_no: null, value: filedText, message: `got ${quoteClipped(filedText)} ${from('filed')}, expected ${filed.expected}` });
+        }
+        submissions.set(adsh, {
           cik,
           company,
           form: get(row.fields, 'form'),
-          fy: get(row.fields, 'fy'),
+          fy,
           fp: get(row.fields, 'fp'),
-          filed: isoFromCompact(get(row.fields, 'filed')),
+          filed: 'iso' in filed ? filed.iso : filedText,
+          problems,
         });
       }
     },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { code, decimal, isoDate, optional, text } from '../../src/engine/fields.js';
 import { rowSchema, type CopyValue, type PipelineRuntime } from '../../src/engine/pipeline.js';
+import { quoteClipped } from '../../src/engine/readers/csv.js';
 import { RowRejection } from '../../src/engine/readers/types.js';
 import { companyView } from './companies.js';
 
@@ -29,6 +30,38 @@ const positiveInteger = (what: string) =>
     return Number(value);
   });
 
+/** What a fiscal year must be: raw.company_facts.fiscal_year is an integer, and fiscal years are near today's. */
+export const FISCAL_YEAR_EXPECTED = 'a fiscal year such as 2025 (a whole number from 1800 to 2200)';
+
+/** The fiscal year `raw` holds, or undefined when it is not one (2147483648 would not even fit the column). */
+export function fiscalYear(raw: string): number | undefined {
+  const value = raw.trim();
+  if (!/^\d{4}$/.test(value)) return undefined;
+  const year = Number(value);
+  return year >= 1800 && year <= 2200 ? year : undefined;
+}
+
+const fiscalYearField = () =>
+  z.string().transform((raw, ctx) => {
+    const year = fiscalYear(raw);
+    if (year === undefined) {
+      ctx.addIssue({ code: 'custom', message: `got ${quoteClipped(raw)}, expected ${FISCAL_YEAR_EXPECTED}`, input: raw });
+      return z.NEVER;
+    }
+    return year;
+  });
+
+/** FSDS qtrs: the duration in quarters, 0 for a balance at a date (raw.company_facts.duration_quarters is a smallint). */
+const quarters = () =>
+  z.string().transform((raw, ctx) => {
+    const value = raw.trim();
+    if (!/^\d{1,2}$/.test(value)) {
+      ctx.addIssue({ code: 'custom', message: `got ${quoteClipped(raw)}, expected a whole number of quarters from 0 to 99 (0 for a balance at a date)`, input: raw });
+      return z.NEVER;
+    }
+    return Number(value);
+  });
+
 export const secFactRow = rowSchema({
   cik: positiveInteger('a CIK (a positive whole number)'),
   taxonomy: code({ max: 40 }),
@@ -38,12 +71,12 @@ export const secFactRow = rowSchema({
   end: isoDate(),
   val: decimal(),
   accn: accession(),
-  fy: optional(positiveInteger('a fiscal year such as 2025')),
+  fy: optional(fiscalYearField()),
   fp: optional(code({ max: 4 })),
   form: text({ max: 20 }),
   filed: isoDate(),
   frame: optional(code({ max: 20 })),
-  qtrs: optional(z.string().regex(/^\d{1,2}$/, 'expected a whole number of quarters').transform(Number)),
+  qtrs: optional(quarters()),
 });
 
 export type SecFact = z.output<typeof secFactRow.schema>;

@@ -113,9 +113,22 @@ export function isoDate() {
 
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?$/;
 
+/** PostgreSQL's numeric keeps at most 16383 digits after the decimal point; more fails the whole COPY. */
+const MAX_NUMERIC_SCALE = 16383;
+
+/** Digits after the decimal point of a DECIMAL text once its exponent is applied (1.25e-3 → 5). */
+function decimalScale(value: string): number {
+  const e = value.search(/[eE]/);
+  const mantissa = e === -1 ? value : value.slice(0, e);
+  const point = mantissa.indexOf('.');
+  const fraction = point === -1 ? 0 : mantissa.length - point - 1;
+  return fraction - (e === -1 ? 0 : Number(value.slice(e + 1)));
+}
+
 /**
  * A finite decimal number: 123, -4.5, .5, 1.2e9. Rejects thousands separators, currency
- * signs, percent signs, NaN and Infinity with a message that says which.
+ * signs, percent signs, NaN and Infinity with a message that says which, and a number that
+ * PostgreSQL's numeric cannot hold (more than 16383 digits after the decimal point).
  */
 export function decimal() {
   return field((raw) => {
@@ -131,6 +144,7 @@ export function decimal() {
     }
     const n = Number(value);
     if (!Number.isFinite(n)) return new Expected('a finite number within ±1e308');
+    if (decimalScale(value) > MAX_NUMERIC_SCALE) return new Expected(`a number with at most ${MAX_NUMERIC_SCALE} digits after the decimal point`);
     return value.startsWith('+') ? value.slice(1) : value;
   });
 }

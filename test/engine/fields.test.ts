@@ -23,6 +23,14 @@ describe('decimal', () => {
   ])('rejects %s', (v, message) => {
     expect(messageOf(decimal().safeParse(v))).toBe(message);
   });
+  it('accepts what PostgreSQL numeric holds (16383 digits after the point) and rejects more, which failed the whole COPY', () => {
+    expect(decimal().safeParse(`0.${'0'.repeat(16382)}1`).success).toBe(true);
+    expect(decimal().safeParse('1e-999').success).toBe(true);
+    expect(decimal().safeParse(`1.${'0'.repeat(16300)}e-83`).success).toBe(true);
+    for (const v of [`0.${'0'.repeat(16383)}1`, `1.${'0'.repeat(16300)}e-84`]) {
+      expect(messageOf(decimal().safeParse(v))).toBe(`got "${v.slice(0, 57)}...", expected a number with at most 16383 digits after the decimal point`);
+    }
+  });
 });
 
 describe('isoDate', () => {

@@ -19,6 +19,8 @@ const companyfacts = secCompanyfacts as unknown as AnyPipeline;
 const metrics = companyMetrics as unknown as AnyPipeline;
 const SAMPLE_SEC = join(PACKAGE_ROOT, 'data', 'sample', 'sec', 'companyfacts');
 const GOOGL = 'CIK0001652044.json';
+// Oracle's capex and revenue facts as filed: the bad-input corpus's base document.
+const ORCL_BASE = join(PACKAGE_ROOT, 'test', 'fixtures', 'bad', 'sec-companyfacts', 'base.json');
 
 function sharedWith(change: (companies: CompanyConfig[]) => CompanyConfig[]) {
   const shared = bundledShared();
@@ -181,6 +183,70 @@ describeEachDatabase('company facts', (kind) => {
         reason: `column 'accn': missing; no value was given; expected one`,
       },
     ]);
+  });
+
+  it('stores each fact value exactly as written in the JSON, never through a binary float', async () => {
+    const db = await useDatabase(kind);
+    const inbox = makeInbox();
+    // Oracle's capex facts (the corpus base document), four of them rewritten to numbers that a
+    // double cannot hold: 2^53 + 1, nineteen significant digits, thirty digits, and an exponent.
+    const text = readFileSync(ORCL_BASE, 'utf8');
+    const edits: readonly (readonly [string, string])[] = [
+      ['"val": 2303000000', '"val": 9007199254740993'],
+      ['"val": 6273000000', '"val": 2303000000.123456789'],
+      ['"val": 12135000000', '"val": 123456789012345678901234567890'],
+      ['"val": 21215000000', '"val": 2.1215000000000000001E10'],
+    ];
+    let edited = text;
+    for (const [from, to] of edits) {
+      expect(edited).toContain(from);
+      edited = edited.replace(from, to);
+    }
+    writeFile(inbox, 'CIK0001341439.json', edited);
+    const run = await runOnce(db.handle, companyfacts, inboxConfig(companyfacts, inbox));
+    expect(run.status, run.error).toBe('succeeded');
+    expect(run.counts).toMatchObject({ rowsRead: 16, rowsLoaded: 15, rowsRejected: 0, rowsSkipped: 1 });
+    const stored = await rows<{ period_end: string; value: string }>(
+      db.handle,
+      `select period_end::text, value::text from raw.company_facts
+       where tag = 'PaymentsToAcquirePropertyPlantAndEquipment' and period_start = '2024-06-01' order by period_end`,
+    );
+    expect(stored).toEqual([
+      { period_end: '2024-08-31', value: '9007199254740993' },
+      { period_end: '2024-11-30', value: '2303000000.123456789' },
+      { period_end: '2025-02-28', value: '123456789012345678901234567890' },
+      { period_end: '2025-05-31', value: '21215000000.000000001' },
+    ]);
+  });
+
+  it('rejects a fact whose fy is beyond the range of a fiscal year, with its JSON path, and loads the other companies', async () => {
+    const db = await useDatabase(kind);
+    const inbox = makeInbox();
+    copyFileSync(join(SAMPLE_SEC, GOOGL), join(inbox, GOOGL));
+    // 2^31: one past PostgreSQL's integer, which used to fail the whole run with a bare database error.
+    const text = readFileSync(ORCL_BASE, 'utf8');
+    expect(text).toContain('"fy": 2026');
+    writeFile(inbox, 'CIK0001341439.json', text.replace('"fy": 2026', '"fy": 2147483648'));
+    const run = await runOnce(db.handle, companyfacts, inboxConfig(companyfacts, inbox));
+    expect(run.status, run.error).toBe('succeeded');
+    expect(run.counts).toMatchObject({ filesLoaded: 2, rowsRejected: 1 });
+    const rejects = await rows(db.handle, 'select uri, line_no, locator, column_name, value, reason from etl.rejects');
+    expect(rejects).toEqual([
+      {
+        uri: join(inbox, 'CIK0001341439.json'),
+        line_no: 1,
+        locator: 'facts.us-gaap.PaymentsToAcquirePropertyPlantAndEquipment.units.USD[0]',
+        column_name: 'fy',
+        value: '2147483648',
+        reason: `column 'fy': got "2147483648", expected a fiscal year such as 2025 (a whole number from 1800 to 2200)`,
+      },
+    ]);
+    const [loaded] = await rows<{ googl: number; orcl: number }>(
+      db.handle,
+      `select count(*) filter (where cik = 1652044)::int as googl, count(*) filter (where cik = 1341439)::int as orcl from raw.company_facts`,
+    );
+    expect(loaded!.googl).toBeGreaterThan(100);
+    expect(loaded!.orcl).toBe(14);
   });
 
   it('recomputes when the company configuration changes: a disabled company drops out of the views and totals', async () => {

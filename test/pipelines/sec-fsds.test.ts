@@ -9,7 +9,7 @@ import type { DatabaseHandle } from '../../src/db/connect.js';
 import type { AnyPipeline } from '../../src/engine/pipeline.js';
 import { runPipeline, type RunSummary } from '../../src/engine/run-pipeline.js';
 import { DEFAULT_CONFIG_FILE, PACKAGE_ROOT } from '../../src/paths.js';
-import { makeZip, patchEntryName } from '../fixtures/sec/fsds/make-zip.js';
+import { crc32, makeZip, patchEntryName } from '../fixtures/sec/fsds/make-zip.js';
 import { describeEachDatabase, useDatabase } from '../helpers/databases.js';
 import { inboxConfig, makeInbox, memoryLogger, rows } from '../helpers/pipelines.js';
 
@@ -356,6 +356,152 @@ describeEachDatabase('sec-fsds pipeline', (kind) => {
     expect(await tableCounts(db.handle)).toEqual({ raw: 0, files: 0, rejects: 0, quarterly: 0, companies: 0 });
     const runs = await rows(db.handle, 'select status from etl.runs order by run_id');
     expect(runs).toEqual([{ status: 'failed' }, { status: 'failed' }]);
+  });
+
+  it('fails a zip entry whose bytes do not match its CRC-32, stored or deflated, naming the zip, the entry and both CRCs', async () => {
+    const db = await useDatabase(kind);
+    const sub = fixtureText('legacy', 'sub.txt');
+    const num = fixtureText('legacy', 'num.txt');
+    // Line 3: Microsoft's FY2025 Q1 operating cash flow, 34,180,000,000; one flipped digit makes it 94,180,000,000.
+    const flipped = num.replace('\t34180000000\t', '\t94180000000\t');
+    expect(flipped).not.toBe(num);
+    const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
+    const message = (zip: string) =>
+      `${zip}:num.txt: the archive entry is corrupt: its bytes do not match the CRC-32 the archive records; got ${hex(crc32(Buffer.from(flipped)))}; expected ${hex(crc32(Buffer.from(num)))}`;
+
+    // Stored (not compressed): the digit flipped in the zip file itself, as a bad disk or download would.
+    const storedInbox = makeInbox();
+    const stored = join(storedInbox, '2025q1.zip');
+    const whole = zipOf('legacy', 'store');
+    const at = whole.indexOf('\t34180000000\t');
+    expect(at).toBeGreaterThan(0);
+    whole.write('9', at + 1);
+    writeFileSync(stored, whole);
+    const s = await run(db.handle, fsds, storedInbox);
+    expect(s.status).toBe('failed');
+    expect(s.error).toBe(message(stored));
+
+    // Deflated: the entry holds the flipped text, its headers the CRC-32 of the text as filed.
+    const deflatedInbox = makeInbox();
+    const deflated = join(deflatedInbox, '2025q2.zip');
+    writeFileSync(
+      deflated,
+      makeZip([
+        { name: 'sub.txt', data: sub },
+        { name: 'num.txt', data: flipped, crc: crc32(Buffer.from(num)) },
+      ]),
+    );
+    const d = await run(db.handle, fsds, deflatedInbox);
+    expect(d.status).toBe('failed');
+    expect(d.error).toBe(message(deflated));
+
+    // A corrupt sub.txt fails the same way, before num.txt is read.
+    const subInbox = makeInbox();
+    const badSub = join(subInbox, '2025q3.zip');
+    writeFileSync(badSub, makeZip([{ name: 'sub.txt', data: sub, crc: crc32(Buffer.from(sub)) ^ 1 }, { name: 'num.txt', data: num }]));
+    const b = await run(db.handle, fsds, subInbox);
+    expect(b.status).toBe('failed');
+    expect(b.error).toContain(`${badSub}:sub.txt: the archive entry is corrupt`);
+
+    expect(await tableCounts(db.handle)).toMatchObject({ raw: 0, files: 0, rejects: 0 });
+  });
+
+  it('fails a zip or folder that holds num.txt twice (a second entry, another folder or case), and reads NUM.TXT alone', async () => {
+    const db = await useDatabase(kind);
+    const sub = fixtureText('legacy', 'sub.txt');
+    const num = fixtureText('legacy', 'num.txt');
+    const headerOnly = num.slice(0, num.indexOf('\n') + 1);
+    for (const [name, second] of [
+      ['2025q1.zip', 'num.txt'],
+      ['2025q2.zip', '2025q2/num.txt'],
+      ['2025q3.zip', 'NUM.TXT'],
+    ] as const) {
+      const inbox = makeInbox();
+      const zip = join(inbox, name);
+      // The first num.txt holds only the header: read alone, it loads nothing and says nothing.
+      writeFileSync(zip, makeZip([{ name: 'sub.txt', data: sub }, { name: 'num.txt', data: headerOnly }, { name: second, data: num }]));
+      const r = await run(db.handle, fsds, inbox);
+      expect(r.status, second).toBe('failed');
+      expect(r.error).toBe(
+        `${zip}: the archive holds more than one num.txt; got entries "num.txt" (entry 2) and "${second}" (entry 3); expected exactly one num.txt (names compared without case or folder)`,
+      );
+    }
+
+    const folderInbox = makeInbox();
+    const set = copySet(folderInbox, 'legacy');
+    writeFileSync(join(set, 'NUM.TXT'), headerOnly);
+    const f = await run(db.handle, fsds, folderInbox);
+    expect(f.status).toBe('failed');
+    expect(f.error).toBe(`${set}: the data set holds more than one num.txt; got files "NUM.TXT" and "num.txt"; expected exactly one num.txt (names compared without case)`);
+    expect(await tableCounts(db.handle)).toMatchObject({ raw: 0, files: 0, rejects: 0 });
+
+    // One num.txt, whatever its case or folder, is read as num.txt.
+    const upperInbox = makeInbox();
+    writeFileSync(join(upperInbox, '2025q4.zip'), makeZip([{ name: 'SUB.TXT', data: sub }, { name: '2025q4/NUM.TXT', data: num }]));
+    const u = await run(db.handle, fsds, upperInbox);
+    expect(u.error).toBeUndefined();
+    expect(u.counts).toMatchObject({ filesLoaded: 1, rowsRead: LEGACY_ROWS, rowsLoaded: MSFT_ROWS_PER_SET, rowsSkipped: LEGACY_DECOYS.length });
+  });
+
+  it('fails a num.txt or sub.txt whose header names a column twice, naming the column and both positions', async () => {
+    const db = await useDatabase(kind);
+    const numInbox = makeInbox();
+    const numSet = copySet(numInbox, 'legacy');
+    const num = readFileSync(join(numSet, 'num.txt'), 'utf8');
+    // footnote (column 9) renamed value: every row still has 9 fields.
+    writeFileSync(join(numSet, 'num.txt'), num.replace('\tuom\tvalue\tfootnote\n', '\tuom\tvalue\tvalue\n'));
+    const n = await run(db.handle, fsds, numInbox);
+    expect(n.status).toBe('failed');
+    expect(n.error).toBe(`${numSet}:num.txt:1 column 9: the header names column "value" twice; got columns 8 and 9; expected each column once`);
+
+    const subInbox = makeInbox();
+    const subSet = copySet(subInbox, 'legacy');
+    const sub = readFileSync(join(subSet, 'sub.txt'), 'utf8');
+    // accepted (column 31) renamed fy: read by name, fy would come from the empty accepted column.
+    writeFileSync(join(subSet, 'sub.txt'), sub.replace('\tfy\tfp\tfiled\taccepted\t', '\tfy\tfp\tfiled\tfy\t'));
+    const s = await run(db.handle, fsds, subInbox);
+    expect(s.status).toBe('failed');
+    expect(s.error).toBe(`${subSet}:sub.txt:1 column 31: the header names column "fy" twice; got columns 28 and 31; expected each column once`);
+    expect(await tableCounts(db.handle)).toMatchObject({ raw: 0, files: 0, rejects: 0 });
+  });
+
+  it('rejects the facts of a filing whose sub.txt fy or filed is out of range, naming sub.txt, line and column, and loads the others', async () => {
+    const db = await useDatabase(kind);
+    const inbox = makeInbox();
+    const set = copySet(inbox, 'legacy');
+    const sub = readFileSync(join(set, 'sub.txt'), 'utf8').split('\n');
+    // Line 2: the FY2025 Q1 10-Q; fy 2^31 is one past PostgreSQL's integer.
+    expect(sub[1]).toContain('\t10-Q\t20240930\t2025\tQ1\t20241030\t');
+    sub[1] = sub[1]!.replace('\t2025\tQ1\t', '\t2147483648\tQ1\t');
+    // Line 3: the FY2025 Q2 10-Q, filed on a 13th month.
+    expect(sub[2]).toContain('\t2025\tQ2\t20250129\t');
+    sub[2] = sub[2]!.replace('\t20250129\t', '\t20251329\t');
+    writeFileSync(join(set, 'sub.txt'), sub.join('\n'));
+
+    const summary = await run(db.handle, fsds, inbox);
+    expect(summary.status, summary.error).toBe('succeeded');
+    // Six facts of the Q1 10-Q (its seventh, line 6, is a decoy), twelve of the Q2 10-Q.
+    expect(summary.counts).toMatchObject({ rowsRead: LEGACY_ROWS, rowsRejected: 18, rowsLoaded: MSFT_ROWS_PER_SET - 18, rowsSkipped: LEGACY_DECOYS.length });
+    expectReconciled(summary);
+    const rejects = await rows<{ line_no: number; locator: string; column_name: string; column_no: number | null; value: string; reason: string }>(
+      db.handle,
+      'select line_no, locator, column_name, column_no, value, reason from etl.rejects order by line_no',
+    );
+    expect(rejects.filter((r) => r.column_name === 'fy').map((r) => r.line_no)).toEqual([2, 3, 4, 5, 7, 8]);
+    expect(rejects[0]).toEqual({
+      line_no: 2,
+      locator: 'num.txt',
+      column_name: 'fy',
+      column_no: null,
+      value: '2147483648',
+      reason: `column 'fy': got "2147483648" (sub.txt line 2 column 28, filing 0000950170-24-118967), expected a fiscal year such as 2025 (a whole number from 1800 to 2200)`,
+    });
+    const filed = rejects.filter((r) => r.column_name === 'filed');
+    expect(filed).toHaveLength(12);
+    expect(filed[0]).toMatchObject({
+      value: '20251329',
+      reason: `column 'filed': got "20251329" (sub.txt line 3 column 30, filing 0000950170-25-010491), expected a real calendar date written YYYYMMDD`,
+    });
   });
 
   it('refuses a zip bomb and an entry beyond the size limit, as configured in archives', async () => {

@@ -26,7 +26,7 @@ export type Counts = z.infer<typeof counts>;
 
 const generator = z
   .object({
-    kind: z.enum(['bom', 'crlf', 'mixed-eol', 'copy', 'latin1', 'append-line', 'one-line', 'truncate', 'deep-json', 'deep-json-value', 'zip', 'empty']),
+    kind: z.enum(['bom', 'crlf', 'mixed-eol', 'copy', 'latin1', 'append-line', 'one-line', 'truncate', 'deep-json', 'deep-json-value', 'zip', 'empty', 'replace']),
     name: z.string().min(1),
     from: z.string().optional(),
   })

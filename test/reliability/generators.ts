@@ -1,12 +1,13 @@
 import { closeSync, cpSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeZip, patchEntryName, type ZipEntry } from '../fixtures/sec/fsds/make-zip.js';
+import { crc32, makeZip, patchEntryName, type ZipEntry } from '../fixtures/sec/fsds/make-zip.js';
 import { BAD_DIR, type GeneratorSpec } from './cases.js';
 
 /**
  * Inputs too large or too binary to commit, written at test time into a temporary folder:
  * a byte-order mark, CRLF line ends, Latin-1 bytes, a 50 MB line, a truncated document,
- * JSON nested 10,000 deep, and zips (truncated, an entry escaping the archive, 100× a size cap).
+ * JSON nested 10,000 deep, and zips (truncated, an entry escaping the archive, 100× a size cap,
+ * a CRC-32 that does not match, num.txt twice), and one piece of text replaced in a fixture.
  * Each generator starts from a small committed fixture (real figures) and breaks it.
  */
 
@@ -49,6 +50,48 @@ function inflate(text: string, size: number): Buffer {
     length += body.length;
   }
   return Buffer.from(parts.join('')).subarray(0, size);
+}
+
+/** `find` replaced by `with`, once; a fixture that no longer holds `find` is an error, not a case that tests nothing. */
+function replaceOnce(spec: GeneratorSpec, text: string): string {
+  const find = str(spec, 'find');
+  // A {fill} in `with` becomes `bytes` copies of `fill` (a number with 17,000 decimals).
+  const by = spec.fill === undefined ? str(spec, 'with') : str(spec, 'with').replace('{fill}', str(spec, 'fill').repeat(num(spec, 'bytes')));
+  const at = text.indexOf(find);
+  if (at === -1) throw new Error(`generator ${spec.kind} (${spec.name}): ${JSON.stringify(find)} is not in ${spec.from}`);
+  return text.slice(0, at) + by + text.slice(at + find.length);
+}
+
+/** One entry of a zip listed in the spec: a file of the folder under another name, perhaps cut to its header or edited. */
+interface ZipEntrySpec {
+  readonly name: string;
+  /** The folder's file it holds (default: name). */
+  readonly from?: string;
+  /** Only the header line. */
+  readonly header_only?: boolean;
+  /** [find, with]: the text edited after its CRC-32 was taken, so the headers keep the CRC of the text as filed. */
+  readonly edit_after_crc?: readonly [string, string];
+}
+
+function listedEntry(spec: GeneratorSpec, folder: string, e: ZipEntrySpec, method: 'store' | 'deflate'): ZipEntry {
+  const original = readFileSync(join(folder, e.from ?? e.name), 'utf8');
+  const text = e.header_only ? original.slice(0, original.indexOf('\n') + 1) : original;
+  if (!e.edit_after_crc) return { name: e.name, data: text, method };
+  const [find, by] = e.edit_after_crc;
+  if (!text.includes(find)) throw new Error(`generator ${spec.kind} (${spec.name}): ${JSON.stringify(find)} is not in ${e.from ?? e.name}`);
+  return { name: e.name, data: text.replace(find, by), method, crc: crc32(Buffer.from(text, 'utf8')) };
+}
+
+/** Bytes of the finished zip changed in place, as a bad disk or a damaged download would: [find, with], same length, found once. */
+function corrupt(spec: GeneratorSpec, zip: Buffer): Buffer {
+  const [find, by] = (spec.corrupt as [string, string]).map((t) => Buffer.from(t, 'utf8')) as [Buffer, Buffer];
+  const at = zip.indexOf(find);
+  if (find.length !== by.length || at === -1 || zip.indexOf(find, at + 1) !== -1) {
+    throw new Error(`generator ${spec.kind} (${spec.name}): corrupt needs two texts of one length, the first found once in the zip (stored entries)`);
+  }
+  const out = Buffer.from(zip);
+  by.copy(out, at);
+  return out;
 }
 
 /** Build the input the spec describes inside `dir`; returns its path (a file or a dataset folder). */
@@ -134,26 +177,45 @@ export function generate(spec: GeneratorSpec, dir: string): string {
     case 'empty':
       writeFileSync(out, '');
       return out;
+    case 'replace': {
+      // One piece of text replaced: in a file, or in one `file` of a dataset folder.
+      const from = source(spec);
+      if (statSync(from).isDirectory()) {
+        cpSync(from, out, { recursive: true });
+        const file = join(out, str(spec, 'file'));
+        writeFileSync(file, replaceOnce(spec, readFileSync(file, 'utf8')));
+      } else {
+        writeFileSync(out, replaceOnce(spec, readFileSync(from, 'utf8')));
+      }
+      return out;
+    }
     case 'zip': {
       // A data set zip from a folder, optionally broken: truncated, an entry renamed to
-      // ../num.txt, only some entries, or num.txt inflated (and its declared size falsified).
+      // ../num.txt, only some entries, num.txt inflated (and its declared size falsified),
+      // entries listed one by one (a second num.txt, another name, text that no longer matches
+      // the CRC-32 in the headers), stored instead of deflated, or bytes of the finished zip changed.
       const from = source(spec);
       const only = spec.only as string[] | undefined;
       const escape = spec.escape === true;
-      const entries: ZipEntry[] = readdirSync(from)
-        .sort()
-        .filter((name) => !only || only.includes(name))
-        .map((name) => {
-          let data: Buffer = readFileSync(join(from, name));
-          let declaredSize: number | undefined;
-          if (name === 'num.txt' && typeof spec.inflate_num_to === 'number') {
-            data = inflate(data.toString('utf8'), spec.inflate_num_to);
-            if (typeof spec.declare_num_size === 'number') declaredSize = spec.declare_num_size;
-          }
-          return { name: escape && name === 'num.txt' ? 'ab/num.txt' : name, data, ...(declaredSize !== undefined ? { declaredSize } : {}) };
-        });
+      const method = spec.method === 'store' ? 'store' : 'deflate';
+      const listed = spec.entries as ZipEntrySpec[] | undefined;
+      const entries: ZipEntry[] = listed
+        ? listed.map((e) => listedEntry(spec, from, e, method))
+        : readdirSync(from)
+            .sort()
+            .filter((name) => !only || only.includes(name))
+            .map((name) => {
+              let data: Buffer = readFileSync(join(from, name));
+              let declaredSize: number | undefined;
+              if (name === 'num.txt' && typeof spec.inflate_num_to === 'number') {
+                data = inflate(data.toString('utf8'), spec.inflate_num_to);
+                if (typeof spec.declare_num_size === 'number') declaredSize = spec.declare_num_size;
+              }
+              return { name: escape && name === 'num.txt' ? 'ab/num.txt' : name, data, method, ...(declaredSize !== undefined ? { declaredSize } : {}) };
+            });
       let zip = makeZip(entries);
       if (escape) zip = patchEntryName(zip, 'ab/num.txt', '../num.txt');
+      if (spec.corrupt !== undefined) zip = corrupt(spec, zip);
       if (typeof spec.truncate === 'number') zip = zip.subarray(0, Math.floor(zip.length * spec.truncate));
       writeFileSync(out, zip);
       return out;

@@ -40,6 +40,14 @@ export function quoteClipped(text: string, max = 60): string {
   return `${JSON.stringify(text.slice(0, max - 3) + '...')} (${text.length} characters)`;
 }
 
+/**
+ * A header that names a column twice (0-based positions `first` and `second`): which of the two
+ * a row's value comes from would be a guess, so the file fails, naming both positions.
+ */
+export function duplicateColumnError(file: string, line: number, name: string, first: number, second: number): InputFileError {
+  return new InputFileError({ file, line, column: second + 1 }, `the header names column ${quoteClipped(name)} twice`, `columns ${first + 1} and ${second + 1}`, 'each column once');
+}
+
 /** A list of header names quoted back in a message: at most 20 names of at most 60 characters. */
 function listNames(names: readonly string[]): string {
   const shown = names.slice(0, 20).map((n) => (n.length > 60 ? quoteClipped(n) : n));
@@ -58,9 +66,7 @@ function mapHeader(options: CsvReaderOptions, file: string, fields: readonly str
     if (name === '') {
       throw new InputFileError({ file, line, column: i + 1 }, 'the header has an empty column name', quoteClipped(fields.join(options.delimiter), 200), expected);
     }
-    if (index.has(name)) {
-      throw new InputFileError({ file, line, column: i + 1 }, `the header names column ${quoteClipped(name)} twice`, `columns ${index.get(name)! + 1} and ${i + 1}`, 'each column once');
-    }
+    if (index.has(name)) throw duplicateColumnError(file, line, name, index.get(name)!, i);
     index.set(name, i);
   });
   const missing = options.required.filter((c) => !index.has(c));
