@@ -253,7 +253,11 @@ export async function runPipeline(
 /** A partial or failed run's error: which files failed alone, and why. */
 function describeFileFailures(files: readonly FileOutcome[], counts: RunCounts): string {
   const failed = files.filter((f): f is Extract<FileOutcome, { action: 'failed' }> => f.action === 'failed');
-  const lines = failed.slice(0, 5).map((f) => `${describeUnit(f.file)}: ${f.message}`);
+  // Most messages start with the file already (file:line: problem); the others get it in front.
+  const lines = failed
+    .slice(0, 5)
+    .map((f) => (f.message.startsWith(f.file.path) || f.message.startsWith(f.file.uri) || f.message.startsWith(describeUnit(f.file)) ? f.message : `${describeUnit(f.file)}: ${f.message}`));
+  if (failed.length === 1 && counts.filesFailed === counts.filesSeen) return lines[0]!;
   if (failed.length > 5) lines.push(`… and ${failed.length - 5} more (bubblewatch runs <id>)`);
   const head =
     counts.filesFailed < counts.filesSeen

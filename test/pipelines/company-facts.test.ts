@@ -129,7 +129,7 @@ describeEachDatabase('company facts', (kind) => {
     expect(rpo).toEqual({ rpo: 455_000_000_000, calendar_label: '2025-Q3' });
   });
 
-  it('fails the run and loads nothing when a companyfacts file is not valid JSON or not in the layout', async () => {
+  it('fails a companyfacts file alone and keeps nothing of it when it is not valid JSON or not in the layout; the good file beside it loads', async () => {
     const db = await useDatabase(kind);
     for (const [name, content, message] of [
       ['CIK0000789019.json', '{"cik": 789019, "facts": {"us-gaap": {', /CIK0000789019\.json:1: not valid JSON \(.*position 38\)/],
@@ -140,10 +140,15 @@ describeEachDatabase('company facts', (kind) => {
       copyFileSync(join(SAMPLE_SEC, GOOGL), join(inbox, GOOGL));
       writeFile(inbox, name, content);
       const run = await runOnce(db.handle, companyfacts, inboxConfig(companyfacts, inbox));
-      expect(run.status).toBe('failed');
+      expect(run.status).toBe('partial');
       expect(run.error).toMatch(message);
-      const [n] = await rows<{ facts: number; files: number }>(db.handle, 'select (select count(*)::int from raw.company_facts) as facts, (select count(*)::int from etl.source_files) as files');
-      expect(n).toEqual({ facts: 0, files: 0 });
+      expect(run.files.find((f) => f.action === 'failed')?.file.uri).toBe(join(inbox, name));
+      // Only Alphabet's document is a source: nothing of the bad one was kept.
+      const [n] = await rows<{ files: number; documents: number }>(
+        db.handle,
+        'select (select count(*)::int from etl.source_files) as files, (select count(distinct file_id)::int from raw.company_facts) as documents',
+      );
+      expect(n).toEqual({ files: 1, documents: 1 });
     }
   });
 

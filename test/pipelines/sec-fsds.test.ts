@@ -309,25 +309,30 @@ describeEachDatabase('sec-fsds pipeline', (kind) => {
     expect(await tableCounts(db.handle)).toEqual(before);
   });
 
-  it('fails the run on a num.txt whose header lacks value, naming the file and column, and keeps nothing', async () => {
+  it('fails a data set whose num.txt header lacks value alone, naming the file and column, and keeps nothing of it', async () => {
     const db = await useDatabase(kind);
     const inbox = makeInbox();
-    copySet(inbox, 'layout-2025'); // a good data set, loaded first and rolled back with the run
+    const good = copySet(inbox, 'layout-2025'); // a good data set beside it: it loads
     const bad = copySet(inbox, 'legacy', 'legacy-bad-header');
     const num = readFileSync(join(bad, 'num.txt'), 'utf8');
     writeFileSync(join(bad, 'num.txt'), num.replace('\tuom\tvalue\tfootnote\n', '\tuom\tamount\tfootnote\n'));
 
     const summary = await run(db.handle, fsds, inbox);
-    expect(summary.status).toBe('failed');
-    expect(summary.error).toContain(`${bad}:num.txt:1: the header lacks required column value`);
+    expect(summary.status).toBe('partial');
+    const message = `${bad}:num.txt:1: the header lacks required column value`;
+    expect(summary.error).toContain(message);
     expect(summary.error).toContain('got columns adsh, tag, version, coreg, ddate, qtrs, uom, amount, footnote');
-    expect(summary.counts).toMatchObject({ filesLoaded: 0, rowsRead: 0, rowsLoaded: 0 });
-    expect(summary.files).toEqual([expect.objectContaining({ action: 'failed' })]);
-    expect(await tableCounts(db.handle)).toEqual({ raw: 0, files: 0, rejects: 0, quarterly: 0, companies: 0 });
+    expect(summary.counts).toMatchObject({ filesLoaded: 1, filesFailed: 1 });
+    expect(summary.files.map((f) => f.action)).toEqual(['loaded', 'failed']);
     const [ledger] = await rows<{ status: string; error: string }>(db.handle, 'select status, error from etl.runs where run_id = $1', [summary.runId]);
-    expect(ledger).toEqual({ status: 'failed', error: summary.error });
-    const runFiles = await rows(db.handle, 'select uri, action, message from etl.run_files where run_id = $1', [summary.runId]);
-    expect(runFiles).toEqual([{ uri: bad, action: 'failed', message: summary.error }]);
+    expect(ledger).toEqual({ status: 'partial', error: summary.error });
+    const runFiles = await rows<{ uri: string; action: string; message: string | null }>(db.handle, 'select uri, action, message from etl.run_files where run_id = $1 order by uri', [summary.runId]);
+    expect(runFiles.map((f) => [f.uri, f.action])).toEqual([
+      [good, 'loaded'],
+      [bad, 'failed'],
+    ]);
+    expect(runFiles[1]!.message).toContain(message);
+    expect(await rows(db.handle, 'select count(*)::int as n from etl.source_files where uri = $1', [bad])).toEqual([{ n: 0 }]);
   });
 
   it('fails on a truncated zip and on a zip whose entry name escapes the archive', async () => {
@@ -353,7 +358,7 @@ describeEachDatabase('sec-fsds pipeline', (kind) => {
     expect(e.error).toContain(`${escaping}: the archive has an entry that points outside it`);
     expect(e.error).toContain('../num.txt');
 
-    expect(await tableCounts(db.handle)).toEqual({ raw: 0, files: 0, rejects: 0, quarterly: 0, companies: 0 });
+    expect(await tableCounts(db.handle)).toMatchObject({ raw: 0, files: 0, rejects: 0, quarterly: 0 });
     const runs = await rows(db.handle, 'select status from etl.runs order by run_id');
     expect(runs).toEqual([{ status: 'failed' }, { status: 'failed' }]);
   });
