@@ -139,6 +139,16 @@ export async function migrate(
   files: readonly MigrationFile[] = readMigrations(),
   options: { readonly lockWaitMs?: number } = {},
 ): Promise<MigrationResult> {
+  // Nothing pending (every command but the first after an upgrade): no lock to take, so a session
+  // holding the migrator's advisory lock cannot hold up runs and reads.
+  const current = await handle.withConnection(async (conn) => {
+    const { rows } = await conn.query<{ present: boolean }>(`select to_regclass('etl.schema_migrations') is not null as present`);
+    return rows[0]?.present ? appliedMigrations(conn) : undefined;
+  });
+  if (current && current.length === files.length) {
+    verifyHistory(current, files);
+    return { applied: [], version: files.length };
+  }
   return handle.withTransaction(async (conn) => {
     await takeMigrationLock(conn, options.lockWaitMs ?? 300_000, logger);
     await conn.script(BOOTSTRAP);

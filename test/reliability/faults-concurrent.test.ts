@@ -10,7 +10,7 @@ const ROWS = 5_000;
 
 /**
  * Item 3 of issue 8: two manual runs of one pipeline at once, as two `bubblewatch run`
- * processes. One runs; the other waits for it (PostgreSQL: the pipeline's advisory lock, then
+ * processes. One runs; the other waits for it (PostgreSQL: the pipeline's row lock, then
  * it finds the file loaded) or is refused (PGlite: the folder lock, naming the holder). Never
  * both: one file, one load, the totals of a clean run.
  */
@@ -36,22 +36,24 @@ describeEachDatabase('two manual runs of one pipeline at once', (kind) => {
         const second = bubblewatch(['--config', file, 'run', 'custom-series', '--no-preview'], db.env);
         const watch = new pg.Client({ connectionString: db.env.DATABASE_URL });
         await watch.connect();
-        let waits: { lock: number; advisory: number } = { lock: 0, advisory: 0 };
+        // The pipeline lock is a row of etl.pipeline_locks: its waiter waits for the holder's transaction.
+        let waits: { lock: number; pipeline: number } = { lock: 0, pipeline: 0 };
         try {
           const deadline = Date.now() + 60_000;
           while (Date.now() < deadline) {
-            const r = await watch.query<{ lock: number; advisory: number }>(
-              `select count(*) filter (where wait_event = 'relation')::int as lock, count(*) filter (where wait_event = 'advisory')::int as advisory
+            const r = await watch.query<{ lock: number; pipeline: number }>(
+              `select count(*) filter (where wait_event = 'relation')::int as lock,
+                      count(*) filter (where wait_event in ('transactionid', 'tuple') and query ilike '%etl.pipeline_locks%for update%')::int as pipeline
                from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
             );
             waits = r.rows[0]!;
-            if (waits.lock === 1 && waits.advisory === 1) break;
+            if (waits.lock === 1 && waits.pipeline === 1) break;
             await sleep(50);
           }
         } finally {
           await watch.end();
         }
-        expect(waits, 'one run waits at the transform (held by the test), the other for the pipeline lock').toEqual({ lock: 1, advisory: 1 });
+        expect(waits, 'one run waits at the transform (held by the test), the other for the pipeline lock').toEqual({ lock: 1, pipeline: 1 });
         outcome.injected = true;
         outcome.detail = 'two `bubblewatch run custom-series` at once; the second waited on the pipeline lock';
         await admin.query('rollback');

@@ -13,6 +13,10 @@ export const FAULTS = [
   'webhook-down-when-alert-fires-pglite',
   'webhook-down-when-alert-fires-postgres',
   'webhook-endless-body',
+  'analyst-holds-advisory-locks-postgres',
+  'pipeline-lock-held-postgres',
+  'disk-full-mid-run-pglite',
+  'disk-full-mid-run-postgres',
 ] as const;
 
 export type FaultId = (typeof FAULTS)[number];

@@ -133,15 +133,15 @@ async function serverStopsMidRun(s: Scenario): Promise<void> {
     return r.rows[0];
   });
   const [midway] = (
-    await watcher.query<{ raw_bytes: string; advisory: number }>(
+    await watcher.query<{ raw_bytes: string; pipeline_lock: number }>(
       `select pg_relation_size('raw.custom_series')::text as raw_bytes,
-              (select count(*)::int from pg_locks where locktype = 'advisory' and pid = $1 and granted) as advisory`,
+              (select count(*)::int from pg_locks where locktype = 'relation' and relation = 'etl.pipeline_locks'::regclass and database = (select oid from pg_database where datname = current_database()) and pid = $1 and granted) as pipeline_lock`,
       [waiting.pid],
     )
   ).rows;
   await watcher.end().catch(() => {});
   expect(Number(midway!.raw_bytes), 'rows of the load are written (uncommitted) when the server stops').toBeGreaterThan(0);
-  expect(midway!.advisory, 'the run holds its pipeline lock when the server stops').toBe(1);
+  expect(midway!.pipeline_lock, 'the run holds its pipeline lock (a row of etl.pipeline_locks) when the server stops').toBe(1);
 
   server!.stop(s.stopMode);
   outcome.injected = true;
@@ -168,9 +168,9 @@ async function serverStopsMidRun(s: Scenario): Promise<void> {
               (select count(*)::int from core.custom_series) as core,
               (select count(*)::int from etl.source_files) as files,
               (select count(*)::int from etl.rejects) as rejects,
-              (select count(*)::int from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())) as advisory_locks`,
+              (select count(*)::int from pg_locks where locktype = 'relation' and relation = 'etl.pipeline_locks'::regclass and database = (select oid from pg_database where datname = current_database()) and pid <> pg_backend_pid()) as pipeline_locks`,
     );
-    expect(left).toEqual({ raw: 0, core: 0, files: 0, rejects: 0, advisory_locks: 0 });
+    expect(left).toEqual({ raw: 0, core: 0, files: 0, rejects: 0, pipeline_locks: 0 });
 
     // The run could not be marked while the server was down; the next process marks it
     // interrupted once its heartbeat is stale (as `bubblewatch run` and `start` do).

@@ -48,18 +48,18 @@ describeEachDatabase('a process killed mid-run', (kind) => {
       await admin.connect();
       try {
         for (let i = 0; i < 200; i++) {
-          const r = await admin.query<{ n: number }>(`select count(*)::int as n from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`);
+          const r = await admin.query<{ n: number }>(`select count(*)::int as n from pg_locks where locktype = 'relation' and relation = 'etl.pipeline_locks'::regclass and database = (select oid from pg_database where datname = current_database()) and pid <> pg_backend_pid()`);
           if (r.rows[0]!.n === 0) break;
           await sleep(50);
         }
         const [left] = (
           await admin.query<Record<string, unknown>>(
-            `select (select count(*)::int from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())) as advisory_locks,
+            `select (select count(*)::int from pg_locks where locktype = 'relation' and relation = 'etl.pipeline_locks'::regclass and database = (select oid from pg_database where datname = current_database()) and pid <> pg_backend_pid()) as pipeline_locks,
                     (select count(*)::int from raw.custom_series) as raw,
                     (select status from etl.runs where run_id = 1) as status`,
           )
         ).rows;
-        expect(left).toEqual({ advisory_locks: 0, raw: 0, status: 'running' });
+        expect(left).toEqual({ pipeline_locks: 0, raw: 0, status: 'running' });
       } finally {
         await admin.end();
       }
