@@ -74,7 +74,12 @@ export async function withDatabase<T>(
   fn: (handle: DatabaseHandle) => Promise<T>,
   options: { migrateFirst?: boolean } = {},
 ): Promise<T> {
-  const handle = await openDatabase({ databaseUrl: ctx.config.databaseUrl, embeddedDir: ctx.config.embeddedDir, command });
+  const handle = await openDatabase({
+    databaseUrl: ctx.config.databaseUrl,
+    embeddedDir: ctx.config.embeddedDir,
+    command,
+    notice: (message) => ctx.logger.warn(message),
+  });
   ctx.logger.debug({ database: handle.kind, location: handle.location }, `opened ${handle.kind} database at ${handle.location}`);
   try {
     if (options.migrateFirst) {
