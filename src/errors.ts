@@ -104,7 +104,21 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
-  return String(error);
+  return describeThrown(error);
+}
+
+/**
+ * Words for a thrown value that is not an Error (WebAssembly file systems throw plain objects
+ * such as `{ name: 'ErrnoError', errno: 44 }`, which String() prints as "[object Object]").
+ */
+export function describeThrown(value: unknown): string {
+  if (value instanceof Error) return value.message;
+  if (typeof value !== 'object' || value === null) return String(value);
+  const record = value as Record<string, unknown>;
+  const name = typeof record.name === 'string' && record.name ? record.name : (value.constructor?.name ?? 'object');
+  if (typeof record.message === 'string' && record.message) return `${name}: ${record.message}`;
+  const fields = Object.entries(record).filter(([k, v]) => k !== 'name' && k !== 'stack' && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'));
+  return fields.length > 0 ? `${name} (${fields.map(([k, v]) => `${k} ${String(v)}`).join(', ')})` : name;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { BubblewatchError, EXIT_RUN_FAILED, EXIT_USAGE, redactSecrets } from '../errors.js';
+import { BubblewatchError, EXIT_RUN_FAILED, EXIT_USAGE, describeThrown, redactSecrets } from '../errors.js';
 import { packageVersion } from '../paths.js';
 import { migrateCommand } from './commands/migrate.js';
 import { pipelinesCommand } from './commands/pipelines.js';
@@ -228,7 +228,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`bubblewatch: ${redactSecrets(error.message)}\n`);
       return error.exitCode;
     }
-    const e = error instanceof Error ? error : new Error(String(error));
+    const e = error instanceof Error ? error : new Error(describeThrown(error));
     process.stderr.write(`bubblewatch: ${redactSecrets(e.message)}\n`);
     if (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace') {
       process.stderr.write(redactSecrets(e.stack ?? '') + '\n');
