@@ -10,6 +10,8 @@ export const FAULTS = [
   'sigkill-mid-run-postgres',
   'concurrent-manual-runs-pglite',
   'concurrent-manual-runs-postgres',
+  'stale-lock-reused-pid',
+  'stale-lock-new-hostname',
 ] as const;
 
 export type FaultId = (typeof FAULTS)[number];
