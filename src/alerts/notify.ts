@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { redactSecrets } from '../errors.js';
+import { rememberSecrets, urlForDisplay } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { backoffDelay } from '../engine/retry.js';
 import type { AlertRule, AlertState } from './rules.js';
@@ -37,7 +37,8 @@ export interface WebhookOptions {
 const ICON: Record<string, string> = { critical: ':rotating_light:', warning: ':warning:', info: ':information_source:' };
 
 export function webhookNotifier(options: WebhookOptions): Notifier {
-  const where = redactSecrets(options.url.replace(/(https?:\/\/[^/]+)\/.*/, '$1/…'));
+  rememberSecrets({ url: options.url });
+  const where = urlForDisplay(options.url);
   return {
     async send(n) {
       const headline =

@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { BubblewatchError, EXIT_RUN_FAILED, EXIT_USAGE, describeThrown, redactSecrets } from '../errors.js';
+import { BubblewatchError, EXIT_RUN_FAILED, EXIT_USAGE, describeThrown, redactSecrets, rememberSecrets } from '../errors.js';
 import { packageVersion } from '../paths.js';
 import { migrateCommand } from './commands/migrate.js';
 import { pipelinesCommand } from './commands/pipelines.js';
@@ -215,6 +215,8 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
 
 export async function main(argv: readonly string[]): Promise<number> {
   let exitCode = 0;
+  // Before anything can fail: the credentials in the environment never reach output.
+  rememberSecrets({ DATABASE_URL: process.env.DATABASE_URL, PGPASSWORD: process.env.PGPASSWORD, BUBBLEWATCH_ALERT_WEBHOOK: process.env.BUBBLEWATCH_ALERT_WEBHOOK });
   const program = buildProgram((code) => (exitCode = code));
   try {
     await program.parseAsync([...argv], { from: 'user' });

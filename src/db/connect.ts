@@ -4,7 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { ConfigError, describeThrown, redactSecrets } from '../errors.js';
+import { ConfigError, describeThrown, redactSecrets, rememberSecrets } from '../errors.js';
 import { acquireFolderLock, type FolderLock } from './folder-lock.js';
 import { Mutex, PGliteDialect } from './pglite-dialect.js';
 import type { Database } from './schema.js';
@@ -137,6 +137,7 @@ function postgresTypes(): pg.CustomTypesConfig {
 }
 
 async function openPostgres(url: string): Promise<DatabaseHandle> {
+  rememberSecrets({ url });
   const pool = new pg.Pool({
     connectionString: url,
     types: postgresTypes(),

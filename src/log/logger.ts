@@ -15,7 +15,7 @@ export interface LoggerSettings {
 
 /**
  * One root logger per process. Pretty on a terminal, JSON lines otherwise.
- * Every string that passes through is scrubbed of credentials in connection strings.
+ * Every string that passes through (the message and each field) is scrubbed of credentials.
  */
 export function createLogger(settings: LoggerSettings): Logger {
   const destination = settings.destination ?? process.stderr;
@@ -31,6 +31,10 @@ export function createLogger(settings: LoggerSettings): Logger {
     },
     serializers: {
       err: (err: unknown) => serializeError(err),
+    },
+    formatters: {
+      // Fields such as { url } or { location } are scrubbed like the message.
+      log: (fields) => Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, typeof v === 'string' ? redactSecrets(v) : v])),
     },
     hooks: {
       logMethod(args, method) {
