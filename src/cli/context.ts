@@ -1,4 +1,5 @@
 import { loadConfig, type AppConfig } from '../config/load.js';
+import { escapeForTerminal, TerminalText } from './format.js';
 import { openDatabase, type DatabaseHandle } from '../db/connect.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { migrate } from '../migrate/migrator.js';
@@ -101,6 +102,10 @@ export async function withDatabase<T>(
   }
 }
 
-export function print(ctx: CliContext, text = ''): void {
-  ctx.out.write(text + '\n');
+/**
+ * The one way command output reaches stdout. A string may carry data (a file name, a reject's
+ * value, an error), so it is escaped for the terminal; a table from formatTable already is.
+ */
+export function print(ctx: CliContext, text: string | TerminalText = ''): void {
+  ctx.out.write((text instanceof TerminalText ? text.text : escapeForTerminal(text)) + '\n');
 }

@@ -15,6 +15,7 @@ import { sqlCommand } from './commands/sql.js';
 import { grantAnalystCommand } from './commands/grant-analyst.js';
 import { docsCommand } from './commands/docs.js';
 import { createContext, type GlobalOptions } from './context.js';
+import { escapeForTerminal } from './format.js';
 
 /**
  * The bubblewatch command line. Commands return an exit code; errors travel up to here,
@@ -227,13 +228,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       return error.exitCode === 0 ? 0 : EXIT_USAGE;
     }
     if (error instanceof BubblewatchError) {
-      process.stderr.write(`bubblewatch: ${redactSecrets(error.message)}\n`);
+      process.stderr.write(`bubblewatch: ${escapeForTerminal(redactSecrets(error.message))}\n`);
       return error.exitCode;
     }
     const e = error instanceof Error ? error : new Error(describeThrown(error));
-    process.stderr.write(`bubblewatch: ${redactSecrets(e.message)}\n`);
+    process.stderr.write(`bubblewatch: ${escapeForTerminal(redactSecrets(e.message))}\n`);
     if (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace') {
-      process.stderr.write(redactSecrets(e.stack ?? '') + '\n');
+      process.stderr.write(escapeForTerminal(redactSecrets(e.stack ?? '')) + '\n');
     }
     return EXIT_RUN_FAILED;
   }

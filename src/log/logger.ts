@@ -1,6 +1,7 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
 import { redactSecrets } from '../errors.js';
+import { escapeForTerminal } from '../cli/format.js';
 
 export type { Logger } from 'pino';
 
@@ -38,7 +39,10 @@ export function createLogger(settings: LoggerSettings): Logger {
     },
     hooks: {
       logMethod(args, method) {
-        const scrubbed = args.map((a) => (typeof a === 'string' ? redactSecrets(a) : a)) as typeof args;
+        // Pretty lines go to a person's terminal: data in a message must not drive it. JSON
+        // lines stay exact (JSON already escapes control characters).
+        const scrub = usePretty ? (a: string) => escapeForTerminal(redactSecrets(a)) : redactSecrets;
+        const scrubbed = args.map((a) => (typeof a === 'string' ? scrub(a) : a)) as typeof args;
         method.apply(this, scrubbed);
       },
     },
