@@ -83,7 +83,7 @@ export function lockPathFor(folder: string): string {
 }
 
 /** This process as a lock records it. */
-export function currentProcess(): LockHolder & { readonly token: string } {
+function currentProcess(): LockHolder & { readonly token: string } {
   const proc = procIdentity();
   return {
     pid: process.pid,
@@ -187,7 +187,7 @@ function clamp(n: number, low: number, high: number): number {
 }
 
 /** Field 22 of /proc/<pid>/stat: the process's start time in clock ticks after boot. */
-export function startTicksOf(pid: number | 'self'): number | undefined {
+function startTicksOf(pid: number | 'self'): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) is in parentheses and may hold spaces and parentheses.
