@@ -73,7 +73,7 @@ export async function openDatabase(options: OpenOptions): Promise<DatabaseHandle
  * cannot open a folder through a link (its file system fails with a bare "ErrnoError 44"), and
  * the lock must be the same file whichever link a process came through.
  */
-export function embeddedFolder(dir: string): string {
+function embeddedFolder(dir: string): string {
   const folder = resolve(dir);
   try {
     return realpathSync(folder);
