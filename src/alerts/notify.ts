@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { errorMessage, redactSecrets } from '../errors.js';
+import { errorMessage, redactSecrets, rememberSecrets, urlForDisplay } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { backoffDelay } from '../engine/retry.js';
 import type { AlertRule, AlertState } from './rules.js';
@@ -103,7 +103,8 @@ function networkError(error: unknown): string {
 }
 
 export function webhookNotifier(options: WebhookOptions): Notifier {
-  const where = redactSecrets(options.url.replace(/(https?:\/\/[^/]+)\/.*/, '$1/…'));
+  rememberSecrets({ url: options.url });
+  const where = urlForDisplay(options.url);
   return {
     async send(n, signal) {
       const headline =

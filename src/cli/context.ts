@@ -1,4 +1,5 @@
 import { loadConfig, type AppConfig } from '../config/load.js';
+import { escapeForTerminal, TerminalText } from './format.js';
 import { openDatabase, type DatabaseHandle } from '../db/connect.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { migrate } from '../migrate/migrator.js';
@@ -87,7 +88,12 @@ export async function withDatabase<T>(
   fn: (handle: DatabaseHandle) => Promise<T>,
   options: { migrateFirst?: boolean } = {},
 ): Promise<T> {
-  const handle = await openDatabase({ databaseUrl: ctx.config.databaseUrl, embeddedDir: ctx.config.embeddedDir, command });
+  const handle = await openDatabase({
+    databaseUrl: ctx.config.databaseUrl,
+    embeddedDir: ctx.config.embeddedDir,
+    command,
+    notice: (message) => ctx.logger.warn(message),
+  });
   ctx.logger.debug({ database: handle.kind, location: handle.location }, `opened ${handle.kind} database at ${handle.location}`);
   try {
     if (options.migrateFirst) {
@@ -109,6 +115,10 @@ export async function withDatabase<T>(
   }
 }
 
-export function print(ctx: CliContext, text = ''): void {
-  ctx.out.write(text + '\n');
+/**
+ * The one way command output reaches stdout. A string may carry data (a file name, a reject's
+ * value, an error), so it is escaped for the terminal; a table from formatTable already is.
+ */
+export function print(ctx: CliContext, text: string | TerminalText = ''): void {
+  ctx.out.write((text instanceof TerminalText ? text.text : escapeForTerminal(text)) + '\n');
 }

@@ -1,5 +1,39 @@
 /** Plain-text tables and numbers for terminal output. */
 
+/**
+ * Text from data as it may reach a terminal: control characters (C0 except tab and newline,
+ * DEL, C1) and the bidirectional-text controls are shown as escapes (`\x1b`, `\u202e`), so that
+ * data can neither clear the screen, move the cursor, recolour the output nor reorder what is
+ * shown. DEL, C1 and bidi controls are written `\u…` as JSON writes them, so that JSON output
+ * printed through this parses to the same values (JSON.stringify already escapes C0).
+ */
+export function escapeForTerminal(text: string): string {
+  return UNSAFE.test(text) ? text.replace(UNSAFE_ALL, escapeOne) : text;
+}
+
+/** C0 but tab and newline, DEL, C1, and the bidi controls (ALM, LRM, RLM, LRE…RLO, LRI…PDI) and line/paragraph separators. */
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const UNSAFE_ALL = new RegExp(UNSAFE.source, 'g');
+const NAMED: Readonly<Record<string, string>> = { '\r': '\\r', '\b': '\\b', '\f': '\\f', '\v': '\\v' };
+
+function escapeOne(ch: string): string {
+  const code = ch.charCodeAt(0);
+  if (NAMED[ch]) return NAMED[ch]!;
+  if (code < 0x20) return `\\x${code.toString(16).padStart(2, '0')}`;
+  return `\\u${code.toString(16).padStart(4, '0')}`;
+}
+
+/**
+ * Text ready for the terminal: its data already escaped, and any colour in it ours. print()
+ * writes it as it is; a plain string is escaped on the way out.
+ */
+export class TerminalText {
+  constructor(readonly text: string) {}
+  toString(): string {
+    return this.text;
+  }
+}
+
 export interface Column<T> {
   readonly header: string;
   readonly value: (row: T) => string | number | null | undefined;
@@ -15,8 +49,9 @@ function clip(text: string, max: number | undefined): string {
   return oneLine.slice(0, Math.max(1, max - 1)) + '…';
 }
 
-export function formatTable<T>(rows: readonly T[], columns: readonly Column<T>[]): string {
-  const cells = rows.map((row) => columns.map((c) => clip(String(c.value(row) ?? ''), c.max)));
+/** A table of data: every cell is escaped (escapeForTerminal) before it is measured, padded and coloured. */
+export function formatTable<T>(rows: readonly T[], columns: readonly Column<T>[]): TerminalText {
+  const cells = rows.map((row) => columns.map((c) => clip(escapeForTerminal(String(c.value(row) ?? '')), c.max)));
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)));
   const pad = (text: string, i: number) => (columns[i]!.align === 'right' ? text.padStart(widths[i]!) : text.padEnd(widths[i]!));
   const lines = [
@@ -33,7 +68,7 @@ export function formatTable<T>(rows: readonly T[], columns: readonly Column<T>[]
         .trimEnd(),
     ),
   ];
-  return lines.join('\n');
+  return new TerminalText(lines.join('\n'));
 }
 
 const SPARKS = '▁▂▃▄▅▆▇█';

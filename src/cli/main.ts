@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { BubblewatchError, EXIT_RUN_FAILED, EXIT_USAGE, redactSecrets } from '../errors.js';
+import { BubblewatchError, EXIT_RUN_FAILED, EXIT_USAGE, describeThrown, redactSecrets, rememberSecrets } from '../errors.js';
 import { packageVersion } from '../paths.js';
 import { migrateCommand } from './commands/migrate.js';
 import { pipelinesCommand } from './commands/pipelines.js';
@@ -15,6 +15,7 @@ import { sqlCommand } from './commands/sql.js';
 import { grantAnalystCommand } from './commands/grant-analyst.js';
 import { docsCommand } from './commands/docs.js';
 import { createContext, type GlobalOptions } from './context.js';
+import { escapeForTerminal } from './format.js';
 
 /**
  * The bubblewatch command line. Commands return an exit code; errors travel up to here,
@@ -217,6 +218,8 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
 
 export async function main(argv: readonly string[]): Promise<number> {
   let exitCode = 0;
+  // Before anything can fail: the credentials in the environment never reach output.
+  rememberSecrets({ DATABASE_URL: process.env.DATABASE_URL, PGPASSWORD: process.env.PGPASSWORD, BUBBLEWATCH_ALERT_WEBHOOK: process.env.BUBBLEWATCH_ALERT_WEBHOOK });
   const program = buildProgram((code) => (exitCode = code));
   try {
     await program.parseAsync([...argv], { from: 'user' });
@@ -227,13 +230,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       return error.exitCode === 0 ? 0 : EXIT_USAGE;
     }
     if (error instanceof BubblewatchError) {
-      process.stderr.write(`bubblewatch: ${redactSecrets(error.message)}\n`);
+      process.stderr.write(`bubblewatch: ${escapeForTerminal(redactSecrets(error.message))}\n`);
       return error.exitCode;
     }
-    const e = error instanceof Error ? error : new Error(String(error));
-    process.stderr.write(`bubblewatch: ${redactSecrets(e.message)}\n`);
+    const e = error instanceof Error ? error : new Error(describeThrown(error));
+    process.stderr.write(`bubblewatch: ${escapeForTerminal(redactSecrets(e.message))}\n`);
     if (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace') {
-      process.stderr.write(redactSecrets(e.stack ?? '') + '\n');
+      process.stderr.write(escapeForTerminal(redactSecrets(e.stack ?? '')) + '\n');
     }
     return EXIT_RUN_FAILED;
   }

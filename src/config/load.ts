@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { ConfigError, rememberSecrets } from '../errors.js';
 import type { AnyPipeline } from '../engine/pipeline.js';
 import type { AlertsConfig } from '../alerts/rules.js';
 import type { LogFormat } from '../log/logger.js';
@@ -173,6 +173,7 @@ export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv
     problems.push(`BUBBLEWATCH_LOG_FORMAT (environment): got "${envFormat}", expected auto, pretty or json`);
   }
   const databaseUrl = env.DATABASE_URL?.trim() || undefined;
+  rememberSecrets({ DATABASE_URL: databaseUrl, PGPASSWORD: env.PGPASSWORD, webhook: env[config.alerts.webhook.url_env] });
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL (environment): expected a postgres:// or postgresql:// connection string');
   }

@@ -1,10 +1,10 @@
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { lstatSync, mkdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { redactSecrets } from '../errors.js';
+import { ConfigError, describeThrown, redactSecrets, rememberSecrets } from '../errors.js';
 import { acquireFolderLock, type FolderLock } from './folder-lock.js';
 import { Mutex, PGliteDialect } from './pglite-dialect.js';
 import type { Database } from './schema.js';
@@ -59,11 +59,40 @@ export interface OpenOptions {
   readonly embeddedDir: string;
   /** Shown to a second process that finds the embedded folder locked. */
   readonly command: string;
+  /** Told when the embedded folder's lock must be waited for, or a stale one was reclaimed. */
+  readonly notice?: (message: string) => void;
 }
 
 export async function openDatabase(options: OpenOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) return openPostgres(options.databaseUrl);
-  return openPGlite(resolve(options.embeddedDir), options.command);
+  return openPGlite(embeddedFolder(options.embeddedDir), options.command, options.notice);
+}
+
+/**
+ * The embedded database's folder with symbolic links resolved (created if missing). PGlite
+ * cannot open a folder through a link (its file system fails with a bare "ErrnoError 44"), and
+ * the lock must be the same file whichever link a process came through.
+ */
+function embeddedFolder(dir: string): string {
+  const folder = resolve(dir);
+  try {
+    return realpathSync(folder);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  let target: string | undefined;
+  try {
+    if (lstatSync(folder).isSymbolicLink()) target = resolve(dirname(folder), readlinkSync(folder));
+  } catch {
+    /* the folder itself does not exist: create it below */
+  }
+  if (target !== undefined) {
+    throw new ConfigError(
+      `the embedded database folder ${folder} is a symbolic link to ${target}, which does not exist; create that folder or point BUBBLEWATCH_EMBEDDED_DIR elsewhere`,
+    );
+  }
+  mkdirSync(folder, { recursive: true });
+  return realpathSync(folder);
 }
 
 export function quoteIdent(name: string): string {
@@ -108,6 +137,7 @@ function postgresTypes(): pg.CustomTypesConfig {
 }
 
 async function openPostgres(url: string): Promise<DatabaseHandle> {
+  rememberSecrets({ url });
   const pool = new pg.Pool({
     connectionString: url,
     types: postgresTypes(),
@@ -225,16 +255,17 @@ function isConnectionLevel(error: Error): boolean {
 /** Flush a COPY into PGlite when this much CSV text has been buffered. */
 const PGLITE_COPY_BATCH_CHARS = 8 * 1024 * 1024;
 
-async function openPGlite(folder: string, command: string): Promise<DatabaseHandle> {
-  const lock: FolderLock = acquireFolderLock(folder, command);
+async function openPGlite(folder: string, command: string, notice: ((message: string) => void) | undefined): Promise<DatabaseHandle> {
+  const lock: FolderLock = await acquireFolderLock(folder, command, notice ? { notice } : {});
   let pgl: PGlite;
   try {
-    mkdirSync(folder, { recursive: true });
     pgl = await PGlite.create(folder, { parsers: TYPE_PARSERS as Record<number, (v: string) => unknown> });
     await pgl.exec(`set timezone = 'UTC'; set datestyle = 'ISO'`);
   } catch (error) {
     lock.release();
-    throw error;
+    // PGlite's file system throws objects that are not Errors (printed "[object Object]").
+    if (error instanceof Error) throw error;
+    throw new Error(`cannot open the embedded database in ${folder}: ${describeThrown(error)}`);
   }
   const mutex = new Mutex();
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pgl, mutex) });

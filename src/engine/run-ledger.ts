@@ -143,7 +143,14 @@ export async function recoverStaleRuns(handle: DatabaseHandle, staleAfterMs: num
     .where('status', '=', 'running')
     .where((eb) =>
       everyRunning
-        ? eb.or([eb('pid', '<>', process.pid), eb('host', '<>', hostname()), eb('pid', 'is', null)])
+        ? eb.or([
+            eb('pid', '<>', process.pid),
+            eb('host', '<>', hostname()),
+            eb('pid', 'is', null),
+            // Our PID and host, but started before this process: an earlier process that had our
+            // PID (PID 1 of a restarted container). PGlite's clock is this process's clock.
+            eb('started_at', '<', new Date(performance.timeOrigin)),
+          ])
         : eb('heartbeat_at', '<', sql<Date>`now() - make_interval(secs => ${staleAfterMs / 1000})`),
     )
     .returningAll()

@@ -1,6 +1,7 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
 import { redactSecrets } from '../errors.js';
+import { escapeForTerminal } from '../cli/format.js';
 
 export type { Logger } from 'pino';
 
@@ -15,7 +16,7 @@ export interface LoggerSettings {
 
 /**
  * One root logger per process. Pretty on a terminal, JSON lines otherwise.
- * Every string that passes through is scrubbed of credentials in connection strings.
+ * Every string that passes through (the message and each field) is scrubbed of credentials.
  */
 export function createLogger(settings: LoggerSettings): Logger {
   const destination = settings.destination ?? process.stderr;
@@ -32,9 +33,16 @@ export function createLogger(settings: LoggerSettings): Logger {
     serializers: {
       err: (err: unknown) => serializeError(err),
     },
+    formatters: {
+      // Fields such as { url } or { location } are scrubbed like the message.
+      log: (fields) => Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, typeof v === 'string' ? redactSecrets(v) : v])),
+    },
     hooks: {
       logMethod(args, method) {
-        const scrubbed = args.map((a) => (typeof a === 'string' ? redactSecrets(a) : a)) as typeof args;
+        // Pretty lines go to a person's terminal: data in a message must not drive it. JSON
+        // lines stay exact (JSON already escapes control characters).
+        const scrub = usePretty ? (a: string) => escapeForTerminal(redactSecrets(a)) : redactSecrets;
+        const scrubbed = args.map((a) => (typeof a === 'string' ? scrub(a) : a)) as typeof args;
         method.apply(this, scrubbed);
       },
     },

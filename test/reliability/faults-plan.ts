@@ -17,6 +17,8 @@ export const FAULTS = [
   'pipeline-lock-held-postgres',
   'disk-full-mid-run-pglite',
   'disk-full-mid-run-postgres',
+  'stale-lock-reused-pid',
+  'stale-lock-new-hostname',
 ] as const;
 
 export type FaultId = (typeof FAULTS)[number];
