@@ -46,6 +46,7 @@ export class Scheduler {
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly controller = new AbortController();
   private stopping = false;
+  private stopped: Promise<void> | undefined;
 
   constructor(private readonly deps: SchedulerDeps) {}
 
@@ -208,10 +209,17 @@ export class Scheduler {
 
   /**
    * Stop taking ticks, let the current runs finish within `shutdown_timeout_seconds`, then
-   * interrupt what is left (it rolls back and is recorded as interrupted).
+   * interrupt what is left (it rolls back and is recorded as interrupted). Every caller gets
+   * the same promise: `start` calls this from its signal handler and again before closing the
+   * database, and that second call must wait for the runs too, or the database is closed
+   * under a run that is still going (left "running" in the ledger).
    */
-  async stop(): Promise<void> {
-    if (this.stopping) return;
+  stop(): Promise<void> {
+    this.stopped ??= this.shutDown();
+    return this.stopped;
+  }
+
+  private async shutDown(): Promise<void> {
     this.stopping = true;
     for (const task of this.tasks) await task.destroy();
     const pending = [...this.running.values(), ...this.inflight];

@@ -133,6 +133,36 @@ describe('bubblewatch start --serve, sent the same packets', () => {
   });
 });
 
+describe('bubblewatch start --serve, with a client holding a transaction open', () => {
+  it('stops on SIGINT without waiting for that client: its transaction is rolled back first, so the waiting run finishes', async () => {
+    const db = await useDatabase('pglite');
+    await loadSampleSeries(db);
+    await db.close();
+    const config = everySecondConfig(makeInbox(), SAMPLE_CUSTOM_SERIES);
+    const { proc, port } = await startServing(['--config', config, 'start', '--no-initial-run', '--serve', '0'], db.env);
+    expect(await tickAfter(port, new Date(0)), proc.stderr.slice(-1500)).toBeDefined();
+    const holder = new pg.Client({ host: '127.0.0.1', port, user: 'postgres' });
+    holder.on('error', () => {});
+    await holder.connect();
+    onTestFinished(() => holder.end().catch(() => undefined));
+    await holder.query('begin');
+    await holder.query(`insert into etl.runs (pipeline, trigger, status) values ('held-open', 'manual', 'running')`);
+    // The next tick's run now waits for the session, which the client holds (for up to the 60 s idle-in-transaction timeout).
+    await sleep(2_000);
+    expect(await stopWith(proc, 'SIGINT', 20_000), proc.stderr.slice(-1500)).toBe(0);
+
+    const handle = await db.reopen();
+    const [left] = await handle.withConnection(async (conn) => (await conn.query<{ n: number }>(`select count(*)::int as n from etl.runs where pipeline = 'held-open'`)).rows);
+    expect(left!.n, 'the client transaction was rolled back').toBe(0);
+    const statuses = await handle.withConnection(async (conn) => (await conn.query<{ status: string }>(`select distinct status from etl.runs order by status`)).rows);
+    // (Ticks that came while a run waited for the session are recorded as skipped.)
+    expect(
+      statuses.map((r) => r.status).filter((s) => s !== 'succeeded' && s !== 'skipped'),
+      `the run that waited for the session finished, instead of being left running or interrupted\n${proc.stderr.slice(-3000)}`,
+    ).toEqual([]);
+  });
+});
+
 // ------------------------------------------------------------------ in-process protocol checks
 
 async function serve(options: Partial<ServeOptions> = {}): Promise<{ server: EmbeddedServer; expected: number }> {
