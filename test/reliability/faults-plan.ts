@@ -10,6 +10,14 @@ export const FAULTS = [
   'sigkill-mid-run-postgres',
   'concurrent-manual-runs-pglite',
   'concurrent-manual-runs-postgres',
+  'wire-startup-length-overflow',
+  'wire-startup-huge-claim',
+  'wire-startup-without-user',
+  'wire-startup-replication',
+  'wire-unknown-message-type',
+  'wire-message-length-too-short',
+  'wire-copy-from-stdin',
+  'wire-copy-program',
 ] as const;
 
 export type FaultId = (typeof FAULTS)[number];
