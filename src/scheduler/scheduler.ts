@@ -56,6 +56,7 @@ export class Scheduler {
   private stopping = false;
   private delivering: Promise<void> | undefined;
   private deliveryTimer: NodeJS.Timeout | undefined;
+  private stopped: Promise<void> | undefined;
 
   constructor(private readonly deps: SchedulerDeps) {}
 
@@ -253,10 +254,17 @@ export class Scheduler {
 
   /**
    * Stop taking ticks, let the current runs finish within `shutdown_timeout_seconds`, then
-   * interrupt what is left (it rolls back and is recorded as interrupted).
+   * interrupt what is left (it rolls back and is recorded as interrupted). Every caller gets
+   * the same promise: `start` calls this from its signal handler and again before closing the
+   * database, and that second call must wait for the runs too, or the database is closed
+   * under a run that is still going (left "running" in the ledger).
    */
-  async stop(): Promise<void> {
-    if (this.stopping) return;
+  stop(): Promise<void> {
+    this.stopped ??= this.shutDown();
+    return this.stopped;
+  }
+
+  private async shutDown(): Promise<void> {
     this.stopping = true;
     if (this.deliveryTimer) clearInterval(this.deliveryTimer);
     for (const task of this.tasks) await task.destroy();

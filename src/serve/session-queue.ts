@@ -1,25 +1,17 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type { Logger } from '../log/logger.js';
-import {
-  SYNC_MESSAGE,
-  errorResponse,
-  isStartupMessage,
-  isTerminate,
-  keepTail,
-  readyForQueryStatus,
-  startupParameters,
-} from './protocol.js';
+import { SYNC_MESSAGE, canonicalStartup, errorResponse, isTerminate, keepTail, readyForQueryStatus } from './protocol.js';
 
 /**
  * Takes turns on PGlite's single session between wire clients and the engine.
  *
  * PGlite is one PostgreSQL backend: one session, one transaction at a time. The engine
  * already serialises its own use through the DatabaseHandle's mutex, and holds that mutex
- * for a whole transaction (BEGIN … COMMIT are separate calls). pglite-socket's own queue
- * only takes PGlite's per-call lock, so a wire query could land between the engine's BEGIN
- * and COMMIT: it would see half a load, and its COMMIT, ROLLBACK or error would end the
- * engine's transaction. This queue replaces it (PGLiteSocketHandler accepts any object with
- * the same methods) and works in *turns*:
+ * for a whole transaction (BEGIN … COMMIT are separate calls). PGlite's per-call lock alone
+ * (what pglite-socket's own queue takes) would let a wire query land between the engine's
+ * BEGIN and COMMIT: it would see half a load, and its COMMIT, ROLLBACK or error would end the
+ * engine's transaction. This queue takes the messages each WireConnection has already
+ * framed and checked (connection.ts) and runs them in *turns*:
  *
  *  - A turn takes the engine's mutex (`acquire`). While a turn lasts, the engine waits; while
  *    the engine holds the mutex (a pipeline run's transaction), wire clients wait.
@@ -59,6 +51,15 @@ type Job =
       readonly resolve: (bytes: number) => void;
       readonly reject: (error: Error) => void;
     }
+  | {
+      readonly kind: 'startup';
+      readonly handlerId: number;
+      /** The user the client asked for, already checked to be there (connection.ts). */
+      readonly user: string;
+      readonly onData: (data: Uint8Array) => void;
+      readonly resolve: (refusal: Uint8Array | undefined) => void;
+      readonly reject: (error: Error) => void;
+    }
   | { readonly kind: 'end'; readonly handlerId: number; readonly resolve: () => void; readonly reject: (error: Error) => void };
 
 export interface SessionQueueOptions {
@@ -79,6 +80,7 @@ export class SessionQueue {
   private idleTimer: NodeJS.Timeout | undefined;
   private baseline: SessionState | undefined;
   private superuser = 'postgres';
+  private database = 'postgres';
 
   constructor(
     private readonly pglite: PGlite,
@@ -91,15 +93,30 @@ export class SessionQueue {
     const release = await this.acquire();
     try {
       this.baseline = await this.capture();
-      const { rows } = await this.pglite.query<{ user: string }>('select session_user as "user"');
+      const { rows } = await this.pglite.query<{ user: string; database: string }>('select session_user as "user", current_database() as database');
       this.superuser = rows[0]?.user ?? 'postgres';
+      this.database = rows[0]?.database ?? 'postgres';
     } finally {
       await release();
     }
   }
 
-  // ------------------------------------------------ the interface PGLiteSocketHandler calls
+  // ------------------------------------------------ the interface WireConnection calls
 
+  /**
+   * A client's session starts: as `user` (refused, as a server refuses it, when that role does
+   * not exist or may not log in), with PGlite's answer to a StartupMessage streamed to `onData`.
+   * Resolves to the refusal to send, or undefined.
+   */
+  startup(handlerId: number, user: string, onData: (data: Uint8Array) => void): Promise<Uint8Array | undefined> {
+    return new Promise<Uint8Array | undefined>((resolve, reject) => {
+      this.jobs.push({ kind: 'startup', handlerId, user, onData, resolve, reject });
+      this.clearIdleTimer();
+      void this.pump();
+    });
+  }
+
+  /** One checked, complete frontend message; PGlite's answer is streamed to `onData`. */
   enqueue(handlerId: number, message: Uint8Array, onData: (data: Uint8Array) => void): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       this.jobs.push({ kind: 'message', handlerId, message, onData, resolve, reject });
@@ -116,7 +133,7 @@ export class SessionQueue {
   clearQueueForHandler(handlerId: number): void {
     for (let i = this.jobs.length - 1; i >= 0; i--) {
       const job = this.jobs[i]!;
-      if (job.handlerId === handlerId && job.kind === 'message') {
+      if (job.handlerId === handlerId && job.kind !== 'end') {
         this.jobs.splice(i, 1);
         job.reject(new Error('Handler disconnected'));
       }
@@ -144,6 +161,7 @@ export class SessionQueue {
         if (index < 0) break;
         const [job] = this.jobs.splice(index, 1);
         if (job!.kind === 'message') await this.runMessage(job!);
+        else if (job!.kind === 'startup') await this.runStartup(job!);
         else await this.endClient(job!);
       }
     } finally {
@@ -160,34 +178,9 @@ export class SessionQueue {
     }
     const session = this.sessionFor(job.handlerId);
     try {
-      if (isStartupMessage(job.message)) {
-        const refusal = await this.startup(session, job.message);
-        if (refusal) {
-          job.onData(refusal);
-          job.resolve(refusal.length);
-          return;
-        }
-      }
-      await this.beginTurn(job.handlerId, session);
-      let tail: Uint8Array = new Uint8Array(0);
-      let bytes = 0;
-      await this.pglite.runExclusive(() =>
-        this.pglite.execProtocolRawStream(job.message, {
-          onRawData: (data) => {
-            bytes += data.length;
-            tail = keepTail(tail, data);
-            job.onData(data);
-          },
-        }),
-      );
-      if (readyForQueryStatus(tail) === 'I') await this.endTurn(session);
-      job.resolve(bytes);
+      job.resolve(await this.run(job.handlerId, session, job.message, job.onData));
     } catch (error) {
-      const e = error instanceof Error ? error : new Error(String(error));
-      this.options.logger.warn({ err: e, client: job.handlerId }, `wire client #${job.handlerId}: ${e.message}`);
-      // Never leave the engine locked out or inside a client's transaction.
-      await this.abortTurn().catch(() => {});
-      job.reject(e);
+      job.reject(await this.failed(job.handlerId, error));
     }
   }
 
@@ -197,21 +190,58 @@ export class SessionQueue {
    * way `psql -U analyst` would on a server. A role that does not exist or may not log in is
    * refused as PostgreSQL refuses it. (Not a security boundary: any client can RESET ROLE.
    * The server binds to loopback by default for that reason.)
+   *
+   * PGlite itself is given the same StartupMessage for every client, naming its own superuser
+   * and database: nothing a client put in its packet reaches it. (A first StartupMessage
+   * without a user ends PGlite's backend, and `replication` turns the shared session into a
+   * walsender.)
    */
-  private async startup(session: ClientSession, message: Uint8Array): Promise<Uint8Array | undefined> {
-    const user = startupParameters(message).get('user') ?? this.superuser;
-    if (user === this.superuser) return undefined;
-    const release = this.release ? undefined : await this.acquire();
+  private async runStartup(job: Extract<Job, { kind: 'startup' }>): Promise<void> {
+    const session = this.sessionFor(job.handlerId);
     try {
-      const { rows } = await this.pglite.query<{ rolcanlogin: boolean }>('select rolcanlogin from pg_roles where rolname = $1', [user]);
-      const role = rows[0];
-      if (!role) return errorResponse('FATAL', '28000', `role "${user}" does not exist`);
-      if (!role.rolcanlogin) return errorResponse('FATAL', '28000', `role "${user}" is not permitted to log in`);
-      session.state = { settings: session.state.settings, role: user };
-      return undefined;
-    } finally {
-      await release?.();
+      if (job.user !== this.superuser) {
+        const release = await this.acquire();
+        try {
+          const { rows } = await this.pglite.query<{ rolcanlogin: boolean }>('select rolcanlogin from pg_roles where rolname = $1', [job.user]);
+          const role = rows[0];
+          if (!role) return job.resolve(errorResponse('FATAL', '28000', `role "${job.user}" does not exist`));
+          if (!role.rolcanlogin) return job.resolve(errorResponse('FATAL', '28000', `role "${job.user}" is not permitted to log in`));
+        } finally {
+          await release();
+        }
+        session.state = { settings: session.state.settings, role: job.user };
+      }
+      await this.run(job.handlerId, session, canonicalStartup(this.superuser, this.database), job.onData);
+      job.resolve(undefined);
+    } catch (error) {
+      job.reject(await this.failed(job.handlerId, error));
     }
+  }
+
+  /** Run one message in `handlerId`'s turn; the turn ends when PGlite is idle again. Returns the bytes answered. */
+  private async run(handlerId: number, session: ClientSession, message: Uint8Array, onData: (data: Uint8Array) => void): Promise<number> {
+    await this.beginTurn(handlerId, session);
+    let tail: Uint8Array = new Uint8Array(0);
+    let bytes = 0;
+    await this.pglite.runExclusive(() =>
+      this.pglite.execProtocolRawStream(message, {
+        onRawData: (data) => {
+          bytes += data.length;
+          tail = keepTail(tail, data);
+          onData(data);
+        },
+      }),
+    );
+    if (readyForQueryStatus(tail) === 'I') await this.endTurn(session);
+    return bytes;
+  }
+
+  /** Log what PGlite threw (not always an Error), and never leave the engine locked out or inside a client's transaction. */
+  private async failed(handlerId: number, error: unknown): Promise<Error> {
+    const e = error instanceof Error ? error : new Error(thrownMessage(error));
+    this.options.logger.warn({ err: e, client: handlerId }, `wire client #${handlerId}: ${e.message}`);
+    await this.abortTurn().catch(() => {});
+    return e;
   }
 
   private async beginTurn(handlerId: number, session: ClientSession): Promise<void> {
@@ -316,4 +346,10 @@ export class SessionQueue {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
   }
+}
+
+/** PGlite throws objects that are not Errors (an ExitStatus when its backend exits): their message, not "[object Object]". */
+function thrownMessage(error: unknown): string {
+  const message = typeof error === 'object' && error !== null ? (error as { message?: unknown }).message : undefined;
+  return typeof message === 'string' ? message : String(error);
 }

@@ -1,19 +1,21 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketHandler, type PGLiteSocketHandlerOptions } from '@electric-sql/pglite-socket';
 import type { DatabaseHandle } from '../db/connect.js';
 import { Mutex } from '../db/pglite-dialect.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { errorResponse } from './protocol.js';
+import { WireConnection } from './connection.js';
+import { DEFAULT_WIRE_LIMITS, errorResponse, type WireLimits } from './protocol.js';
 import { SessionQueue, type AcquireExclusive } from './session-queue.js';
 
 /**
  * The embedded database (PGlite) on a TCP port, speaking the PostgreSQL wire protocol, so
- * psql, node-postgres, DBeaver or Grafana connect to it as to a server. pglite-socket's
- * PGLiteSocketHandler frames the protocol per connection; bubblewatch's SessionQueue decides
- * when each message may run, taking turns with the engine through the DatabaseHandle's
- * mutex (see session-queue.ts for why and how).
+ * psql, node-postgres, DBeaver or Grafana connect to it as to a server. A WireConnection per
+ * client frames and checks everything the client sends (connection.ts, protocol.ts), and
+ * bubblewatch's SessionQueue decides when each checked message may run, taking turns with the
+ * engine through the DatabaseHandle's mutex (see session-queue.ts for why and how). Nothing a
+ * client sends reaches PGlite unchecked: PGlite is one backend shared with the engine and the
+ * scheduler, and a malformed packet could end it or block the event loop.
  *
  * There is no authentication: anyone who reaches the port is PGlite's superuser. The default
  * host is loopback for that reason.
@@ -32,7 +34,16 @@ export interface ServeOptions {
   readonly maxConnections?: number;
   /** Disconnect a client idle inside a transaction this long, since it blocks the engine. Default 60 s; 0 never. */
   readonly idleInTransactionTimeoutMs?: number;
+  /** A client must have sent its whole startup (SSLRequest, StartupMessage) within this. Default 10 s. */
+  readonly startupTimeoutMs?: number;
+  /** A message that stops arriving half-way is given up after this. Default 60 s; 0 never. */
+  readonly incompleteMessageTimeoutMs?: number;
+  /** Message size limits (protocol.ts, DEFAULT_WIRE_LIMITS). */
+  readonly limits?: Partial<WireLimits>;
 }
+
+export const DEFAULT_STARTUP_TIMEOUT_MS = 10_000;
+export const DEFAULT_INCOMPLETE_MESSAGE_TIMEOUT_MS = 60_000;
 
 export interface EmbeddedServer {
   /** postgres://postgres@host:port/postgres?sslmode=disable */
@@ -109,48 +120,41 @@ export async function serveEmbedded(target: DatabaseHandle | PGlite, options: Se
   const maxConnections = options.maxConnections ?? 16;
   const { pglite, acquire } = sessionOf(target);
 
-  const clients = new Map<number, { handler: PGLiteSocketHandler; socket: Socket }>();
+  const limits: WireLimits = { ...DEFAULT_WIRE_LIMITS, ...options.limits };
+  const connections = new Map<number, WireConnection>();
   const queue = new SessionQueue(pglite, acquire, {
     logger,
     idleInTransactionMs: options.idleInTransactionTimeoutMs ?? 60_000,
-    onIdleInTransaction: (handlerId) => {
-      const client = clients.get(handlerId);
-      if (!client) return;
-      logger.warn({ client: handlerId }, `wire client #${handlerId} was idle inside a transaction, holding up the scheduler; rolled back and disconnected`);
-      if (client.socket.writable) {
-        client.socket.write(errorResponse('FATAL', '25P03', 'terminating connection due to idle-in-transaction timeout'));
-      }
-      // detach() removes the socket's listeners, so the handler will not report this close.
-      clients.delete(handlerId);
-      void client.handler.detach(true).catch(() => undefined);
+    onIdleInTransaction: (id) => {
+      void connections.get(id)?.fail('25P03', 'terminating connection due to idle-in-transaction timeout (it was holding up the scheduler); rolled back');
     },
   });
   await queue.init();
 
   let closing = false;
+  let closed: Promise<void> | undefined;
+  let nextId = 1;
   const server: Server = createServer((socket) => {
-    if (closing || clients.size >= maxConnections) {
-      socket.end(Buffer.from(errorResponse('FATAL', '53300', closing ? 'the server is shutting down' : 'sorry, too many clients already')));
+    if (closing || connections.size >= maxConnections) {
+      socket.on('error', () => {});
+      socket.end(Buffer.from(errorResponse('FATAL', '53300', closing ? 'the server is shutting down' : `sorry, too many clients already (${maxConnections})`)));
+      setTimeout(() => socket.destroy(), 1_000).unref();
       return;
     }
-    const handler = new PGLiteSocketHandler({
-      // Any object with the queue's methods will do; the declared type is a class with private fields.
-      queryQueue: queue as unknown as PGLiteSocketHandlerOptions['queryQueue'],
-      closeOnDetach: true,
-    });
-    const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    clients.set(handler.handlerId, { handler, socket });
-    const forget = () => {
-      if (clients.delete(handler.handlerId)) logger.debug({ client: handler.handlerId, peer }, `wire client #${handler.handlerId} disconnected`);
-    };
-    handler.addEventListener('close', forget);
-    handler.addEventListener('error', forget);
-    logger.debug({ client: handler.handlerId, peer }, `wire client #${handler.handlerId} connected from ${peer}`);
-    handler.attach(socket).catch((error: unknown) => {
-      forget();
-      logger.warn({ err: error }, `wire client from ${peer}: ${String(error)}`);
-      socket.destroy();
-    });
+    const id = nextId++;
+    connections.set(
+      id,
+      new WireConnection({
+        id,
+        socket,
+        queue,
+        limits,
+        startupTimeoutMs: options.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS,
+        incompleteMessageTimeoutMs: options.incompleteMessageTimeoutMs ?? DEFAULT_INCOMPLETE_MESSAGE_TIMEOUT_MS,
+        logger,
+        onClosed: (closedId) => connections.delete(closedId),
+      }),
+    );
   });
   server.maxConnections = maxConnections + 1; // one more, to answer "too many clients" instead of dropping
 
@@ -178,15 +182,17 @@ export async function serveEmbedded(target: DatabaseHandle | PGlite, options: Se
     url: connectionUrl(host, port),
     host,
     port,
-    connections: () => clients.size,
-    async close() {
-      if (closing) return;
+    connections: () => connections.size,
+    close() {
+      if (closed) return closed;
       closing = true;
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      // detach() ends each client's turn (rolling back what it left open) before the socket closes.
-      await Promise.all([...clients.values()].map(({ handler }) => handler.detach(true).catch(() => undefined)));
-      clients.clear();
-      await stopped;
+      closed = (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Each connection ends its turn (rolling back what it left open) as its socket closes.
+        await Promise.all([...connections.values()].map((connection) => connection.terminate()));
+        await stopped;
+      })();
+      return closed;
     },
   };
 }

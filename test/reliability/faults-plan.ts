@@ -19,6 +19,14 @@ export const FAULTS = [
   'disk-full-mid-run-postgres',
   'stale-lock-reused-pid',
   'stale-lock-new-hostname',
+  'wire-startup-length-overflow',
+  'wire-startup-huge-claim',
+  'wire-startup-without-user',
+  'wire-startup-replication',
+  'wire-unknown-message-type',
+  'wire-message-length-too-short',
+  'wire-copy-from-stdin',
+  'wire-copy-program',
 ] as const;
 
 export type FaultId = (typeof FAULTS)[number];

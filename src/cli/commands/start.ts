@@ -63,11 +63,15 @@ export async function startCommand(ctx: CliContext, options: StartOptions): Prom
       let signals = 0;
       let resolveStop!: () => void;
       const stopRequested = new Promise<void>((resolve) => (resolveStop = resolve));
+      let server: EmbeddedServer | undefined;
       const onSignal = (signal: NodeJS.Signals) => {
         signals++;
         if (signals === 1) {
           ctx.logger.info(`${signal}: stopping — no new runs; the current one may finish (up to ${ctx.config.scheduler.shutdown_timeout_seconds} s). Again to interrupt now.`);
           resolveStop();
+          // Wire clients first: one inside a transaction holds the embedded session, and the
+          // current run could not finish (nor the process stop) until it let go.
+          void server?.close();
           void scheduler.stop();
         } else {
           ctx.logger.warn(`${signal} again: interrupting the current run`);
@@ -76,7 +80,6 @@ export async function startCommand(ctx: CliContext, options: StartOptions): Prom
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      let server: EmbeddedServer | undefined;
       try {
         const serve = options.serve ?? (ctx.config.serve.enabled ? String(ctx.config.serve.port) : undefined);
         if (serve !== undefined && serve !== false) {
