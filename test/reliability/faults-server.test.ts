@@ -172,18 +172,21 @@ async function serverStopsMidRun(s: Scenario): Promise<void> {
     );
     expect(left).toEqual({ raw: 0, core: 0, files: 0, rejects: 0, pipeline_locks: 0 });
 
-    // The run could not be marked while the server was down; the next process marks it
-    // interrupted once its heartbeat is stale (as `bubblewatch run` and `start` do).
+    // The run could not be marked while the server was down; it kept its outcome aside
+    // (unrecorded.ts), and the next process that marks abandoned runs (as `bubblewatch run` and
+    // `start` do, once the heartbeat is stale) records it failed, with its real cause.
     await sleep(1_200);
     const stale = await recoverStaleRuns(handle, 1_000);
     expect(stale.map((r) => r.run_id)).toEqual([summary.runId]);
+    const [marked] = await rows<{ status: string; error: string }>(handle, 'select status, error from etl.runs where run_id = $1', [summary.runId]);
+    expect(marked).toEqual({ status: 'failed', error: `${summary.error} (recorded late: the database could not take the run's outcome when it ended)` });
 
     const next = await runPipeline({ handle, logger, shared }, custom, config, { trigger: 'manual' });
     expect(next.status, next.error).toBe('succeeded');
     expect(next.counts).toMatchObject({ filesLoaded: 1, rowsRead: GOOD_ROWS + 1, rowsLoaded: GOOD_ROWS, rowsRejected: 1, rowsSkipped: 0 });
     const runs = await rows<{ run_id: number; status: string }>(handle, 'select run_id, status from etl.runs order by run_id');
     expect(runs).toEqual([
-      { run_id: summary.runId, status: 'interrupted' },
+      { run_id: summary.runId, status: 'failed' },
       { run_id: next.runId, status: 'succeeded' },
     ]);
 
