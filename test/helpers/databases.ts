@@ -40,37 +40,39 @@ export function postgresAvailable(): boolean {
   return inject('postgresUrl') !== null;
 }
 
-/** A fresh database for the current test, migrated unless `migrated: false`. */
-export async function useDatabase(kind: DbKind, options: { migrated?: boolean } = {}): Promise<TestDatabase> {
-  const migrated = options.migrated ?? true;
-  let openOptions: { databaseUrl?: string; embeddedDir: string };
-  let env: Record<string, string>;
-  let destroy: () => Promise<void>;
-  let where: string;
+/** A database made for a test: where it is, how to reach it, how to drop it. */
+export interface CreatedDatabase {
+  readonly openOptions: { readonly databaseUrl?: string; readonly embeddedDir: string };
+  readonly env: Readonly<Record<string, string>>;
+  /** The folder or URL, for messages. */
+  readonly where: string;
+  destroy(): Promise<void>;
+}
+
+/** Create a fresh database (not opened): a copy of the PGlite template folder, or CREATE DATABASE … TEMPLATE. */
+export async function createDatabase(kind: DbKind, migrated = true): Promise<CreatedDatabase> {
   if (kind === 'pglite') {
     const dir = mkdtempSync(join(tmpdir(), 'bubblewatch-pglite-'));
     const folder = join(dir, 'db');
     cpSync(inject(migrated ? 'pgliteMigratedTemplate' : 'pgliteEmptyTemplate'), folder, { recursive: true });
-    openOptions = { embeddedDir: folder };
-    env = { BUBBLEWATCH_EMBEDDED_DIR: folder };
-    where = folder;
-    destroy = async () => rmSync(dir, { recursive: true, force: true });
-  } else {
-    const base = inject('postgresUrl');
-    if (!base) throw new Error(`PostgreSQL is not available: ${inject('postgresSkipReason')}`);
-    const name = `bw_test_${randomBytes(6).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: base });
-    await admin.connect();
-    try {
-      await admin.query(`create database ${name} template ${migrated ? PG_TEMPLATE_DB : 'template0'}`);
-    } finally {
-      await admin.end();
-    }
-    const url = databaseUrl(base, name);
-    openOptions = { databaseUrl: url, embeddedDir: '' };
-    env = { DATABASE_URL: url };
-    where = url;
-    destroy = async () => {
+    return { openOptions: { embeddedDir: folder }, env: { BUBBLEWATCH_EMBEDDED_DIR: folder }, where: folder, destroy: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const base = inject('postgresUrl');
+  if (!base) throw new Error(`PostgreSQL is not available: ${inject('postgresSkipReason')}`);
+  const name = `bw_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name} template ${migrated ? PG_TEMPLATE_DB : 'template0'}`);
+  } finally {
+    await admin.end();
+  }
+  const url = databaseUrl(base, name);
+  return {
+    openOptions: { databaseUrl: url, embeddedDir: '' },
+    env: { DATABASE_URL: url },
+    where: url,
+    destroy: async () => {
       const a = new pg.Client({ connectionString: base });
       await a.connect();
       try {
@@ -78,9 +80,13 @@ export async function useDatabase(kind: DbKind, options: { migrated?: boolean } 
       } finally {
         await a.end();
       }
-    };
-  }
+    },
+  };
+}
 
+/** A fresh database for the current test, migrated unless `migrated: false`. */
+export async function useDatabase(kind: DbKind, options: { migrated?: boolean } = {}): Promise<TestDatabase> {
+  const { openOptions, env, where, destroy } = await createDatabase(kind, options.migrated ?? true);
   let open: DatabaseHandle | undefined = await openDatabase({ ...openOptions, command: 'vitest' });
   const db: TestDatabase = {
     kind,

@@ -10,7 +10,8 @@ import { discoverFiles, type DiscoveredFile } from '../../src/engine/discover.js
 import { runPipeline, type RunSummary } from '../../src/engine/run-pipeline.js';
 import { createFetcher } from '../../src/http/fetcher.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
-import { describeEachDatabase, useDatabase, type DbKind } from '../helpers/databases.js';
+import { describeEachDatabase, type DbKind } from '../helpers/databases.js';
+import { caseDatabase, releasePoolAfterAll } from './db-pool.js';
 import { bundledShared, inboxConfig, makeInbox, memoryLogger } from '../helpers/pipelines.js';
 import { BAD_DIR, loadCorpus, type BadCase, type RunStep, type Step } from './cases.js';
 import { contents, diffContents, fingerprint, listRelations } from './db-state.js';
@@ -180,7 +181,7 @@ async function applyStep(c: BadCase, s: Step, db: DatabaseHandle, inbox: string,
  * must equal a clean load of the inbox as it stands (raw: the current versions' rows; core).
  */
 async function checkSteps(c: BadCase, ctx: CaseContext, outcome: { lost: number; detail: string }): Promise<void> {
-  const db = await useDatabase(ctx.kind);
+  const db = await caseDatabase(ctx.kind);
   const inbox = makeInbox();
   for (const s of c.steps!) await applyStep(c, s, db.handle, inbox, ctx);
   const relationsBefore = await listRelations(db.handle);
@@ -227,7 +228,7 @@ async function checkSteps(c: BadCase, ctx: CaseContext, outcome: { lost: number;
     expect(result.map((row) => Object.values(row).map(asText)), a.sql).toEqual(a.rows);
   }
   if (c.compare === 'inbox') {
-    const reference = await useDatabase(ctx.kind);
+    const reference = await caseDatabase(ctx.kind);
     const cleanInbox = makeInbox();
     cpSync(inbox, cleanInbox, { recursive: true });
     const clean = await run({ ...c, http: undefined }, reference.handle, cleanInbox, ctx);
@@ -252,7 +253,7 @@ function companionContents(ctx: CaseContext, c: BadCase, companion: string): Pro
   let loaded = companionLoads.get(key);
   if (!loaded) {
     loaded = (async () => {
-      const db = await useDatabase(ctx.kind);
+      const db = await caseDatabase(ctx.kind);
       const inbox = makeInbox();
       const from = join(PACKAGE_ROOT, companion);
       place(from, inbox, companionName(from));
@@ -277,7 +278,7 @@ interface RunRow {
 
 async function checkCase(c: BadCase, ctx: CaseContext, outcome: { lost: number; detail: string }): Promise<void> {
   const pipeline = pipelineOf(c);
-  const db = await useDatabase(ctx.kind);
+  const db = await caseDatabase(ctx.kind);
   const inbox = makeInbox();
 
   // A failing file shares its run with a good one, loaded first: the bad file must fail alone,
@@ -393,7 +394,7 @@ async function checkCase(c: BadCase, ctx: CaseContext, outcome: { lost: number; 
 
   // The database holds exactly what a clean load of the good rows holds.
   if (c.outcome !== 'fails' && (c.clean || c.outcome === 'rejects')) {
-    const reference = await useDatabase(ctx.kind);
+    const reference = await caseDatabase(ctx.kind);
     const cleanInbox = makeInbox();
     materialiseClean(c, cleanInbox);
     const clean = await run({ ...c, http: undefined }, reference.handle, cleanInbox, ctx);
@@ -411,6 +412,7 @@ async function checkCase(c: BadCase, ctx: CaseContext, outcome: { lost: number; 
 export function defineCorpusTests(name: string, select: (c: BadCase) => boolean, options: { httpBase?: () => string } = {}): void {
   const cases = loadCorpus().cases.filter(select);
   describeEachDatabase(name, (kind) => {
+    releasePoolAfterAll(kind);
     for (const c of cases) {
       it(
         `${c.id}: ${c.outcome}`,

@@ -75,8 +75,9 @@ it('logs a failing webhook without the token of its URL, also a URL with no path
   const notifier = webhookNotifier({ url: `http://127.0.0.1:${port}?token=SECRETTOKEN`, maxAttempts: 1, timeoutMs: 5000, logger });
   const rule = { id: 'buffett_indicator_above_200', severity: 'warning', indicator: 'buffett_indicator_pct', threshold: 200 } as unknown as AlertRule;
   const notification: Notification = { rule, subject: 'US', state: 'firing', period: '2025-09-30', value: 218, message: 'Buffett indicator at 218%', repeat: false };
-  expect(await notifier.send(notification)).toBe(false);
-  const logged = JSON.stringify(lines);
+  const result = await notifier.send(notification);
+  expect(result).toMatchObject({ outcome: 'failed', status: 500 });
+  const logged = JSON.stringify(lines) + JSON.stringify(result);
   expect(logged).toContain(`alert webhook at http://127.0.0.1:${port}`);
   expect(logged).not.toContain('SECRETTOKEN');
 });
