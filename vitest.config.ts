@@ -10,6 +10,11 @@ export default defineConfig({
     // Each PGlite instance is a WebAssembly PostgreSQL of ~0.5-1 GB: two workers on two cores.
     pool: 'forks',
     maxWorkers: 2,
+    // One process per worker for all its files, as in test/reliability/vitest.config.ts: PGlite's
+    // WebAssembly is compiled once per worker instead of once per file (seconds each on a 2-core
+    // machine, for 50-odd files). Tests therefore share no module state they change: no vi.mock
+    // (inject a dependency instead), and an environment variable set in a test is restored.
+    isolate: false,
     testTimeout: 120_000,
     hookTimeout: 180_000,
     reporters: ['default'],

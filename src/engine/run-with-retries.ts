@@ -18,12 +18,14 @@ export async function runWithRetries(
   options: RunOptions,
   policy: BackoffPolicy,
   sleep: (ms: number, signal?: AbortSignal) => Promise<void> = (ms, signal) => delay(ms, undefined, signal ? { signal } : {}),
+  // The run itself; tests script its outcomes here.
+  run: typeof runPipeline = runPipeline,
 ): Promise<RunSummary> {
   let summary: RunSummary | undefined;
   for (let attempt = 1; ; attempt++) {
     let what: string;
     try {
-      summary = await runPipeline(ctx, pipeline, config, {
+      summary = await run(ctx, pipeline, config, {
         ...options,
         attempt,
         ...(summary ? { retryOf: summary.runId } : {}),
