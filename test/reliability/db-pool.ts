@@ -46,7 +46,7 @@ async function seedState(handle: DatabaseHandle, seedTables: readonly string[]):
   }
   const relations = await q<{ name: string }>(
     handle,
-    `select n.nspname || '.' || c.relname || ':' || c.relkind as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    `select n.nspname || '.' || c.relname || ':' || c.relkind::text as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where n.nspname in ('raw', 'core', 'etl', 'analytics') order by 1`,
   );
   parts.push(relations.map((r) => r.name).join(' '));

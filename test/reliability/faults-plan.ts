@@ -27,6 +27,10 @@ export const FAULTS = [
   'wire-message-length-too-short',
   'wire-copy-from-stdin',
   'wire-copy-program',
+  'dsn-password-with-at',
+  'dsn-password-with-spaces',
+  'webhook-token-pathless-url',
+  'embedded-folder-symlink',
 ] as const;
 
 export type FaultId = (typeof FAULTS)[number];
