@@ -15,6 +15,9 @@ export default defineConfig({
     // machine, for 50-odd files). Tests therefore share no module state they change: no vi.mock
     // (inject a dependency instead), and an environment variable set in a test is restored.
     isolate: false,
+    // Liftoff, V8's baseline WebAssembly compiler, alone: the workers and the CLI processes tests
+    // start (test/helpers/cli.ts) spend less CPU compiling PGlite than optimised code saves them.
+    execArgv: ['--liftoff-only'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
     reporters: ['default'],

@@ -7,7 +7,7 @@ import { expect, it, onTestFinished } from 'vitest';
 import { lockPathFor } from '../../src/db/folder-lock.js';
 import { recoverStaleRuns } from '../../src/engine/run-ledger.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
-import { bubblewatch, type Proc } from '../helpers/cli.js';
+import { bubblewatch, type Proc, CHILD_NODE_FLAGS } from '../helpers/cli.js';
 import { useDatabase, type TestDatabase } from '../helpers/databases.js';
 import { inboxConfig, makeInbox, rows, runOnce } from '../helpers/pipelines.js';
 import { bigFile, config, custom, lostAgainstCleanRun, tracker, waitFor } from './processes.js';
@@ -30,7 +30,7 @@ const containers = process.getuid?.() === 0 && spawnSync('unshare', ['--pid', '-
 function inContainer(args: string[], env: Readonly<Record<string, string>>, host: string): Proc {
   const child = spawn(
     'unshare',
-    ['--pid', '--uts', '--fork', '--mount-proc', '--kill-child', 'sh', '-c', `hostname "$0" && exec "$@"`, host, process.execPath, join(PACKAGE_ROOT, 'bin', 'bubblewatch.js'), ...args],
+    ['--pid', '--uts', '--fork', '--mount-proc', '--kill-child', 'sh', '-c', `hostname "$0" && exec "$@"`, host, process.execPath, ...CHILD_NODE_FLAGS, join(PACKAGE_ROOT, 'bin', 'bubblewatch.js'), ...args],
     { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BUBBLEWATCH_LOG_FORMAT: 'json', ...env }, cwd: PACKAGE_ROOT },
   );
   const proc: Proc = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };

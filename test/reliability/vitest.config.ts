@@ -17,6 +17,9 @@ export default defineConfig({
     // worker instead of once per file (about 6 s each on a 2-core machine). The files share no
     // module state (each case opens its own database).
     isolate: false,
+    // Liftoff, V8's baseline WebAssembly compiler, alone: the workers and the CLI processes tests
+    // start (test/helpers/cli.ts) spend less CPU compiling PGlite than optimised code saves them.
+    execArgv: ['--liftoff-only'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
     reporters: ['default'],
