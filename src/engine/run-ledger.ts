@@ -108,6 +108,9 @@ export async function listRuns(handle: DatabaseHandle, filter: ListRunsFilter): 
   return query.execute();
 }
 
+/** Appended to the error of a run whose outcome was kept aside and written by a later process. */
+const RECORDED_LATE = "(recorded late: the database could not take the run's outcome when it ended)";
+
 /**
  * Mark runs whose process is gone as interrupted. On PostgreSQL a run is gone when its
  * heartbeat is older than `staleAfterMs`. On the embedded database the folder lock makes this
@@ -123,7 +126,7 @@ export async function recoverStaleRuns(handle: DatabaseHandle, staleAfterMs: num
       .set({
         status: o.status,
         finished_at: sql<Date>`greatest(${new Date(o.at)}::timestamptz, started_at)`,
-        error: withoutNul(redactSecrets(`${o.error} (recorded late: the database could not take the run's outcome when it ended)`)),
+        error: withoutNul(redactSecrets(`${o.error} ${RECORDED_LATE}`)),
       })
       .where('run_id', '=', o.run_id)
       .where('status', '=', 'running')
@@ -160,7 +163,7 @@ export async function recoverStaleRuns(handle: DatabaseHandle, staleAfterMs: num
 
 /** What the log says of a run recoverStaleRuns marked. */
 export function describeRecovered(run: Run): string {
-  if (run.error?.includes('(recorded late:')) return `run ${run.run_id} of ${run.pipeline} ${run.status}; its outcome is recorded now: ${run.error}`;
+  if (run.error?.includes(RECORDED_LATE)) return `run ${run.run_id} of ${run.pipeline} ${run.status}; its outcome is recorded now: ${run.error}`;
   return `run ${run.run_id} of ${run.pipeline} was left running by a process that stopped; marked interrupted`;
 }
 
