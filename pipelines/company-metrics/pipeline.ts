@@ -1,6 +1,4 @@
-import { code, decimal, isoDate, optional, text } from '../../src/engine/fields.js';
-import { definePipeline, delimitedText, rowSchema } from '../../src/engine/pipeline.js';
-import { RowRejection } from '../../src/engine/readers/types.js';
+import { code, decimal, definePipeline, delimitedText, isoDate, noOptions, optional, RowRejection, rowSchema, text } from '../../src/sdk.js';
 import { companyView, syncCompanies } from '../shared/companies.js';
 import { COMPANY_FACT_COLUMNS } from '../shared/company-facts-row.js';
 import { COMPANY_CHECKS, COMPANY_FRESHNESS, COMPANY_GUARDS, COMPANY_PREVIEWS, COMPANY_TRANSFORMS } from '../shared/company-transforms.js';
@@ -28,6 +26,7 @@ export const companyMetrics = definePipeline({
   name: 'company-metrics',
   description: 'Analyst CSV of company metrics (ticker, metric, period_end, value) → raw.company_facts, e.g. headline RPO/backlog',
   source: { pattern: '*.csv' },
+  options: noOptions,
   reader: delimitedText(row),
   row,
   naturalKey: ['ticker', 'metric', 'period_start', 'period_end'],

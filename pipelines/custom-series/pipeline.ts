@@ -1,5 +1,4 @@
-import { code, decimal, isoDate, optional, text } from '../../src/engine/fields.js';
-import { definePipeline, delimitedText, rowSchema } from '../../src/engine/pipeline.js';
+import { code, decimal, definePipeline, delimitedText, isoDate, noOptions, optional, rowSchema, text } from '../../src/sdk.js';
 
 /**
  * Custom analyst series: any dated figure an analyst wants to keep beside the computed
@@ -24,6 +23,7 @@ export const customSeries = definePipeline({
   name: 'custom-series',
   description: 'Analyst-supplied dated figures (series, subject, date, value) → analytics.custom_series',
   source: { pattern: '*.csv' },
+  options: noOptions,
   reader: delimitedText(row),
   row,
   naturalKey: ['series', 'subject', 'date'],

@@ -1,7 +1,5 @@
-import type { SqlConnection } from '../../src/db/connect.js';
-import { code, decimal, isoDate } from '../../src/engine/fields.js';
-import { definePipeline, rowSchema, type PipelineRuntime } from '../../src/engine/pipeline.js';
-import { SCALES, fredOptionProblems, fredSeries } from './options.js';
+import { code, ConfigError, decimal, definePipeline, isoDate, rowSchema, type AppConfig, type PipelineRuntime, type SqlConnection } from '../../src/sdk.js';
+import { fredOptionsSchema, fredSeries, fredSeriesRows, indicatorOf, type FredIndicator, type FredOptions, type FredSeriesRow } from './options.js';
 import { fredReader } from './reader.js';
 
 /**
@@ -19,32 +17,48 @@ const row = rowSchema({
   value: decimal(),
 });
 
-/** Write the configured series to core.fred_series; unchanged rows are not rewritten. */
-async function syncSeries(conn: SqlConnection, runtime: PipelineRuntime): Promise<void> {
-  const series = [...fredSeries(runtime)];
-  const ids = series.map(([id]) => id);
-  await conn.query(
-    `insert into core.fred_series (series_id, unit, scale, multiplier, description, updated_at)
-     select s.series_id, s.unit, s.scale, s.multiplier::numeric, s.description, now()
-     from jsonb_to_recordset($1::jsonb) as s(series_id text, unit text, scale text, multiplier text, description text)
-     on conflict (series_id) do update
-       set unit = excluded.unit, scale = excluded.scale, multiplier = excluded.multiplier,
-           description = excluded.description, updated_at = excluded.updated_at
-       where (core.fred_series.unit, core.fred_series.scale, core.fred_series.multiplier, core.fred_series.description)
-             is distinct from (excluded.unit, excluded.scale, excluded.multiplier, excluded.description)`,
-    [
-      JSON.stringify(
-        series.map(([id, s]) => ({ series_id: id, unit: s.unit, scale: s.scale, multiplier: String(SCALES[s.scale]), description: s.description ?? null })),
-      ),
-    ],
+/**
+ * Write the configured series to core.fred_series; unchanged rows are not rewritten. The
+ * indicator columns come with migration 0017: on a database without them the series are written
+ * as before, and a config that declares indicators fails the run saying so.
+ */
+async function syncSeries(conn: SqlConnection, runtime: PipelineRuntime<FredOptions>): Promise<void> {
+  const series = fredSeriesRows(runtime.options);
+  const { rows: indicatorColumn } = await conn.query(
+    `select 1 from information_schema.columns where table_schema = 'core' and table_name = 'fred_series' and column_name = 'indicator'`,
   );
-  await conn.query(`delete from core.fred_series where not (series_id = any($1::text[]))`, [ids]);
+  const withIndicators = indicatorColumn.length > 0;
+  const declared = series.filter((s) => s.indicator !== null);
+  if (!withIndicators && declared.length > 0) {
+    throw new ConfigError(
+      `pipelines.${runtime.pipeline}.options.series.${declared[0]!.series_id}.indicator: the database has no core.fred_series.indicator column; expected migration 0017 to be applied (bubblewatch migrate)`,
+    );
+  }
+  const columns: readonly (keyof FredSeriesRow)[] = withIndicators ? [...BASE_COLUMNS, ...INDICATOR_COLUMNS] : BASE_COLUMNS;
+  const updated = columns.filter((c) => c !== 'series_id');
+  await conn.query(
+    `insert into core.fred_series (${columns.join(', ')}, updated_at)
+     select ${columns.map((c) => (c === 'multiplier' ? 's.multiplier::numeric' : `s.${c}`)).join(', ')}, now()
+     from jsonb_to_recordset($1::jsonb) as s(${columns.map((c) => `${c} text`).join(', ')})
+     on conflict (series_id) do update
+       set ${updated.map((c) => `${c} = excluded.${c}`).join(', ')}, updated_at = excluded.updated_at
+       where (${updated.map((c) => `core.fred_series.${c}`).join(', ')})
+             is distinct from (${updated.map((c) => `excluded.${c}`).join(', ')})`,
+    [JSON.stringify(series.map((row) => Object.fromEntries(columns.map((c) => [c, row[c]]))))],
+  );
+  await conn.query(`delete from core.fred_series where not (series_id = any($1::text[]))`, [series.map((s) => s.series_id)]);
 }
+
+const BASE_COLUMNS = ['series_id', 'unit', 'scale', 'multiplier', 'description'] as const;
+const INDICATOR_COLUMNS = [
+  'indicator', 'indicator_subject', 'indicator_family', 'indicator_frequency', 'indicator_direction', 'indicator_unit', 'indicator_description',
+] as const;
 
 export const fred = definePipeline({
   name: 'fred',
   description: 'FRED CSV series (observation_date or DATE, <SERIES_ID>…) → analytics.fred_series, analytics.buffett_indicator',
   source: { pattern: '*.csv', expectContentType: 'csv' },
+  options: fredOptionsSchema,
   reader: fredReader,
   row,
   naturalKey: ['series_id', 'date'],
@@ -87,7 +101,6 @@ export const fred = definePipeline({
     // Z.1 comes out about ten weeks after a quarter ends and GDP estimates monthly: a daily look is plenty.
     schedule: { cron: '0 8 * * *', timezone: 'America/New_York' },
   },
-  optionProblems: (options) => fredOptionProblems(options),
   guardedTables: [{ table: 'core.fred_observations', maxDrop: 0.5 }],
   views: ['analytics.fred_series', 'analytics.buffett_indicator'],
   // GDP comes about a month after its quarter; its observation is dated the quarter's first day,
@@ -113,3 +126,13 @@ export const fred = definePipeline({
     },
   ],
 });
+
+/**
+ * The indicators the config declares on FRED series (pipelines.fred.options.series.<ID>.indicator),
+ * for checking alert rules against: none when the fred pipeline is not configured.
+ */
+export function configuredIndicators(config: Pick<AppConfig, 'pipelines'>): FredIndicator[] {
+  const entry = config.pipelines.get(fred.name);
+  if (!entry?.configured) return [];
+  return [...fredSeries(fred.optionsOf(entry.options))].flatMap(([id, series]) => indicatorOf(id, series) ?? []);
+}

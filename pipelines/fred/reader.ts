@@ -1,11 +1,5 @@
 import Papa from 'papaparse';
-import type { RejectProblem } from '../../src/db/tables/rejects.table.js';
-import { readCsvFile } from '../../src/engine/csv-reader.js';
-import type { PipelineRuntime } from '../../src/engine/pipeline.js';
-import { quoteClipped } from '../../src/engine/readers/csv.js';
-import type { RecordReader, SourceRecord } from '../../src/engine/readers/types.js';
-import { InputFileError } from '../../src/errors.js';
-import type { Logger } from '../../src/log/logger.js';
+import { InputFileError, quoteClipped, readCsvFile, type Logger, type PipelineRuntime, type RecordReader, type RejectProblem, type SourceRecord } from '../../src/sdk.js';
 
 /**
  * FRED CSV downloads. The header names the date column and then one column per series,

@@ -1,4 +1,4 @@
-import { globToRegExp } from '../../src/engine/discover.js';
+import { globToRegExp } from '../../src/sdk.js';
 import { BUILT_IN_LAYOUTS, type LayoutColumn, type ResolvedLayout } from './layouts.js';
 import { DEFAULT_FILE_RULES, OPTIONS_PREFIX, type IndexOptions, type LayoutOption } from './options.js';
 

@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { formatIssues } from '../../src/config/schema.js';
-import type { PipelineRuntime } from '../../src/engine/pipeline.js';
-import { ConfigError } from '../../src/errors.js';
+import { formatIssues } from '../../src/sdk.js';
 import { BUILT_IN_LAYOUTS, type LayoutName } from './layouts.js';
 
 /**
@@ -242,22 +240,3 @@ export type IndexOptions = z.infer<typeof optionsSchema>;
 
 /** Applied after the configured rules: the datasets/s-and-p-500-companies list is a ticker → CIK and sector map. */
 export const DEFAULT_FILE_RULES: IndexOptions['files'] = [{ match: 'constituents.csv', layout: 'sp500-constituents' }];
-
-export function parseIndexOptions(raw: unknown): IndexOptions {
-  const parsed = optionsSchema.safeParse(raw ?? {});
-  if (!parsed.success) {
-    throw new ConfigError(`${OPTIONS_PREFIX}: invalid options for pipeline index-constituents`, formatIssues(parsed.error, OPTIONS_PATH));
-  }
-  return parsed.data;
-}
-
-const parsedByRuntime = new WeakMap<object, IndexOptions>();
-
-/** The run's options, validated once per runtime. */
-export function indexOptions(runtime: PipelineRuntime): IndexOptions {
-  const cached = parsedByRuntime.get(runtime);
-  if (cached) return cached;
-  const options = parseIndexOptions(runtime.options);
-  parsedByRuntime.set(runtime, options);
-  return options;
-}

@@ -1,9 +1,6 @@
 import { z } from 'zod';
-import { INVALID, code, decimal, isoDate, optional, text, withFastCheck } from '../../src/engine/fields.js';
-import { definePipeline, rowSchema } from '../../src/engine/pipeline.js';
-import { RowRejection } from '../../src/engine/readers/types.js';
-import { ConfigError } from '../../src/errors.js';
-import { indexOptions, issuerKey, parseIndexOptions } from './options.js';
+import { code, decimal, definePipeline, INVALID, isoDate, optional, RowRejection, rowSchema, text, withFastCheck } from '../../src/sdk.js';
+import { issuerKey, optionsSchema } from './options.js';
 import { indexConstituentsReader } from './reader.js';
 import { syncIndexSettings } from './settings.js';
 
@@ -56,6 +53,7 @@ export const indexConstituents = definePipeline({
   name: 'index-constituents',
   description: 'Index constituent market caps by date (CSV, configurable layout) → index concentration: top-10 share, HHI, effective N, tech share; and index price-to-sales',
   source: { pattern: '*.csv' },
+  options: optionsSchema,
   reader: indexConstituentsReader,
   row,
   naturalKey: ['index_code', 'as_of', 'ticker'],
@@ -101,14 +99,6 @@ export const indexConstituents = definePipeline({
     },
   },
   prepare: syncIndexSettings,
-  optionProblems: (options) => {
-    try {
-      parseIndexOptions(options);
-      return [];
-    } catch (error) {
-      return error instanceof ConfigError && error.problems.length > 0 ? error.problems : [String((error as Error).message)];
-    }
-  },
   // One snapshot file per trading day: constituents-financials_2025-02-01.csv. Ticker → issuer maps have no day.
   partitions: {
     grain: 'day',
@@ -137,9 +127,9 @@ export const indexConstituents = definePipeline({
         'each snapshot in the file has about as many constituents, and about the same total cap, as the snapshots around it ' +
         '(the median of the nearest two on each side; options.plausibility sets the bands): a truncated download or a ' +
         'partial export is held back instead of feeding the concentration figures and alerts',
-      enabled: (runtime) => indexOptions(runtime).plausibility.enabled,
+      enabled: (runtime) => runtime.options.plausibility.enabled,
       params: (runtime) => {
-        const p = indexOptions(runtime).plausibility;
+        const p = runtime.options.plausibility;
         return [p.max_count_change, p.max_cap_change, p.max_gap_days];
       },
       // The sizes of the snapshots loaded earlier in this run (not in core yet); a file that fails

@@ -1,16 +1,9 @@
 import { basename } from 'node:path';
 import Papa from 'papaparse';
-import type { RejectProblem } from '../../src/db/tables/rejects.table.js';
-import { readCsvFile } from '../../src/engine/csv-reader.js';
-import { isRealDate } from '../../src/engine/fields.js';
-import type { PipelineRuntime } from '../../src/engine/pipeline.js';
-import { normaliseHeaderName } from '../../src/engine/readers/csv.js';
-import type { RecordReader, SourceRecord } from '../../src/engine/readers/types.js';
-import { InputFileError } from '../../src/errors.js';
-import type { Logger } from '../../src/log/logger.js';
+import { InputFileError, isRealDate, normaliseHeaderName, readCsvFile, type Logger, type PipelineRuntime, type RecordReader, type RejectProblem, type SourceRecord } from '../../src/sdk.js';
 import { planForFile, type FilePlan } from './file-plan.js';
 import type { ResolvedLayout } from './layouts.js';
-import { OPTIONS_PREFIX, indexOptions } from './options.js';
+import { OPTIONS_PREFIX, type IndexOptions } from './options.js';
 
 /**
  * Reads a cap file or an issuer-map file in whatever layout the options give it, and hands
@@ -147,8 +140,8 @@ class CsvRowRecord implements SourceRecord {
   }
 }
 
-export function indexConstituentsReader(runtime: PipelineRuntime, logger: Logger): RecordReader {
-  const options = indexOptions(runtime);
+export function indexConstituentsReader(runtime: PipelineRuntime<IndexOptions>, logger: Logger): RecordReader {
+  const options = runtime.options;
   return {
     async read(path, sink) {
       const plan: FilePlan = planForFile(options, basename(path));

@@ -1,17 +1,15 @@
 import { createHash } from 'node:crypto';
-import type { SqlConnection } from '../../src/db/connect.js';
-import type { PipelineRuntime } from '../../src/engine/pipeline.js';
-import { indexOptions } from './options.js';
+import type { PipelineRuntime, SqlConnection } from '../../src/sdk.js';
+import type { IndexOptions } from './options.js';
 
 /**
- * Runs first in every run's transaction: validates the options (an invalid option fails the
- * run before any file is read, naming pipelines.index-constituents.options.<field>) and writes
+ * Runs first in every run's transaction (the options were validated when the config loaded) and writes
  * the settings the SQL transforms compute with to core.index_settings,
  * core.index_issuer_overrides and core.index_sector_overrides. When they differ from the
  * last run's, every date is recomputed (fullRefresh).
  */
-export async function syncIndexSettings(conn: SqlConnection, runtime: PipelineRuntime): Promise<{ fullRefresh: boolean }> {
-  const o = indexOptions(runtime);
+export async function syncIndexSettings(conn: SqlConnection, runtime: PipelineRuntime<IndexOptions>): Promise<{ fullRefresh: boolean }> {
+  const o = runtime.options;
   const settings = {
     share_class_caps: o.share_class_caps,
     top_n: o.top_n,

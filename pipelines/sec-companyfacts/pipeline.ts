@@ -1,4 +1,4 @@
-import { definePipeline } from '../../src/engine/pipeline.js';
+import { definePipeline, noOptions } from '../../src/sdk.js';
 import { expandCompanyUrl, syncCompanies } from '../shared/companies.js';
 import { COMPANY_FACT_COLUMNS, secFactRow, secFactValues } from '../shared/company-facts-row.js';
 import { COMPANY_CHECKS, COMPANY_FRESHNESS, COMPANY_GUARDS, COMPANY_PREVIEWS, COMPANY_TRANSFORMS } from '../shared/company-transforms.js';
@@ -13,6 +13,7 @@ export const secCompanyfacts = definePipeline({
   name: 'sec-companyfacts',
   description: 'SEC XBRL companyfacts JSON per company → raw.company_facts → quarterly capex, revenue, cash flow, RPO',
   source: { pattern: '*.json', expandUrl: expandCompanyUrl, expectContentType: 'json' },
+  options: noOptions,
   reader: companyfactsReader,
   row: secFactRow,
   naturalKey: ['cik', 'taxonomy', 'tag', 'unit', 'start', 'end', 'accn'],

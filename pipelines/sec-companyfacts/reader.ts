@@ -1,9 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { InputFileError } from '../../src/errors.js';
-import type { Logger } from '../../src/log/logger.js';
-import type { PipelineRuntime } from '../../src/engine/pipeline.js';
-import type { RecordReader, SourceRecord } from '../../src/engine/readers/types.js';
+import { InputFileError, type Logger, type PipelineRuntime, type RecordReader, type SourceRecord } from '../../src/sdk.js';
 import { companyView } from '../shared/companies.js';
 import { JsonNumber, JsonSyntaxError, jsonText, parseJson } from './exact-json.js';
 

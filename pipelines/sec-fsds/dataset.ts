@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import yauzl from 'yauzl';
-import { InputFileError } from '../../src/errors.js';
+import { InputFileError } from '../../src/sdk.js';
 
 /**
  * An SEC financial statement data set is a quarter's folder or zip holding sub.txt,

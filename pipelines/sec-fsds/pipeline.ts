@@ -1,4 +1,4 @@
-import { definePipeline } from '../../src/engine/pipeline.js';
+import { definePipeline, noOptions } from '../../src/sdk.js';
 import { syncCompanies } from '../shared/companies.js';
 import { COMPANY_FACT_COLUMNS, secFactRow, secFactValues } from '../shared/company-facts-row.js';
 import { COMPANY_CHECKS, COMPANY_FRESHNESS, COMPANY_GUARDS, COMPANY_PREVIEWS, COMPANY_TRANSFORMS } from '../shared/company-transforms.js';
@@ -12,6 +12,7 @@ export const secFsds = definePipeline({
   name: 'sec-fsds',
   description: 'SEC financial statement data sets (sub.txt + num.txt, folder or quarterly zip) → raw.company_facts',
   source: { pattern: '*.zip', datasetMarker: 'num.txt', datasetFiles: ['sub.txt', 'num.txt'], expectContentType: 'zip' },
+  options: noOptions,
   reader: fsdsReader,
   row: secFactRow,
   naturalKey: ['accn', 'taxonomy', 'tag', 'unit', 'end', 'qtrs'],

@@ -1,11 +1,4 @@
-import { InputFileError } from '../../src/errors.js';
-import type { Logger } from '../../src/log/logger.js';
-import { readCsvFile } from '../../src/engine/csv-reader.js';
-import { duplicateColumnError, normaliseHeaderName, quoteClipped } from '../../src/engine/readers/csv.js';
-import { isRealDate } from '../../src/engine/fields.js';
-import type { RejectProblem } from '../../src/db/tables/rejects.table.js';
-import type { PipelineRuntime } from '../../src/engine/pipeline.js';
-import type { RecordReader, SourceRecord } from '../../src/engine/readers/types.js';
+import { duplicateColumnError, InputFileError, isRealDate, normaliseHeaderName, quoteClipped, readCsvFile, type Logger, type PipelineRuntime, type RecordReader, type RejectProblem, type SourceRecord } from '../../src/sdk.js';
 import { companyView, type CompanyConfig } from '../shared/companies.js';
 import { FISCAL_YEAR_EXPECTED, fiscalYear } from '../shared/company-facts-row.js';
 import { openDataset, type ArchiveLimits } from './dataset.js';

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { SqlConnection } from '../../src/db/connect.js';
-import type { PipelineRuntime } from '../../src/engine/pipeline.js';
+import type { PipelineRuntime, SqlConnection } from '../../src/sdk.js';
 
 /**
  * Companies and metrics are configuration, not code: ticker, CIK, fiscal-year end, the

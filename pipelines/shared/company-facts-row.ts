@@ -1,8 +1,5 @@
 import { z } from 'zod';
-import { code, decimal, isoDate, optional, text } from '../../src/engine/fields.js';
-import { rowSchema, type CopyValue, type PipelineRuntime } from '../../src/engine/pipeline.js';
-import { quoteClipped } from '../../src/engine/readers/csv.js';
-import { RowRejection } from '../../src/engine/readers/types.js';
+import { code, decimal, isoDate, optional, quoteClipped, RowRejection, rowSchema, text, type CopyValue, type PipelineRuntime } from '../../src/sdk.js';
 import { companyView } from './companies.js';
 
 /**

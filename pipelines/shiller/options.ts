@@ -1,7 +1,4 @@
 import { z } from 'zod';
-import { formatIssues } from '../../src/config/schema.js';
-import type { PipelineRuntime } from '../../src/engine/pipeline.js';
-import { ConfigError } from '../../src/errors.js';
 
 /**
  * `pipelines.shiller.options` in config/bubblewatch.yaml:
@@ -22,17 +19,3 @@ export const shillerOptionsSchema = z.strictObject({
 });
 
 export type ShillerOptions = z.infer<typeof shillerOptionsSchema>;
-
-/** Problems with the options as `path: message` lines (empty when they are valid). */
-export function shillerOptionProblems(options: unknown, pipeline = 'shiller'): string[] {
-  const parsed = shillerOptionsSchema.safeParse(options ?? {});
-  return parsed.success ? [] : formatIssues(parsed.error, ['pipelines', pipeline, 'options']);
-}
-
-export function shillerOptions(runtime: PipelineRuntime): ShillerOptions {
-  const parsed = shillerOptionsSchema.safeParse(runtime.options ?? {});
-  if (!parsed.success) {
-    throw new ConfigError(`invalid options for pipeline ${runtime.pipeline}`, formatIssues(parsed.error, ['pipelines', runtime.pipeline, 'options']));
-  }
-  return parsed.data;
-}

@@ -1,7 +1,5 @@
-import { code, decimal, isoDate, optional } from '../../src/engine/fields.js';
-import { definePipeline, rowSchema } from '../../src/engine/pipeline.js';
-import { RowRejection } from '../../src/engine/readers/types.js';
-import { shillerOptionProblems } from './options.js';
+import { code, decimal, definePipeline, isoDate, optional, RowRejection, rowSchema } from '../../src/sdk.js';
+import { shillerOptionsSchema } from './options.js';
 import { shillerReader } from './reader.js';
 
 /**
@@ -39,6 +37,7 @@ export const shiller = definePipeline({
   name: 'shiller',
   description: "Shiller's monthly S&P Composite price, dividend, earnings and CPI (ie_data or datasets/s-and-p-500 layout) → analytics.cape",
   source: { pattern: '*.csv' },
+  options: shillerOptionsSchema,
   reader: shillerReader,
   row,
   naturalKey: ['month'],
@@ -99,7 +98,6 @@ export const shiller = definePipeline({
     // Shiller updates his file around the start of each month.
     schedule: { cron: '0 7 3 * *', timezone: 'UTC' },
   },
-  optionProblems: (options) => shillerOptionProblems(options),
   guardedTables: [{ table: 'core.shiller_monthly', maxDrop: 0.5 }],
   views: ['analytics.cape'],
   // Shiller's file runs about a month behind; two and a half months without a new month means it stopped updating.

@@ -1,11 +1,6 @@
 import Papa from 'papaparse';
-import type { RejectProblem } from '../../src/db/tables/rejects.table.js';
-import { readCsvFile } from '../../src/engine/csv-reader.js';
-import type { PipelineRuntime } from '../../src/engine/pipeline.js';
-import type { RecordReader, SourceRecord } from '../../src/engine/readers/types.js';
-import { InputFileError } from '../../src/errors.js';
-import type { Logger } from '../../src/log/logger.js';
-import { shillerOptions, type ShillerLayout } from './options.js';
+import { InputFileError, readCsvFile, type Logger, type PipelineRuntime, type RecordReader, type RejectProblem, type SourceRecord } from '../../src/sdk.js';
+import type { ShillerLayout, ShillerOptions } from './options.js';
 
 /**
  * Shiller's monthly stock market data, in either of two layouts:
@@ -144,8 +139,8 @@ interface PendingRow {
   readonly malformedQuotes?: boolean;
 }
 
-export function shillerReader(runtime: PipelineRuntime, logger: Logger): RecordReader {
-  const options = shillerOptions(runtime);
+export function shillerReader(runtime: PipelineRuntime<ShillerOptions>, logger: Logger): RecordReader {
+  const options = runtime.options;
   const candidates: readonly LayoutSpec[] = options.layout === 'auto' ? [LAYOUTS['datasets-sp500'], LAYOUTS['shiller-xls']] : [LAYOUTS[options.layout]];
   const expected = candidates.map((c) => c.header).join(' or ');
 

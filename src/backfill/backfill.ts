@@ -1,15 +1,14 @@
 import { hostname } from 'node:os';
+import type { AppContext } from '../app/context.js';
 import type { ResolvedPipelineConfig } from '../config/load.js';
-import type { DatabaseHandle } from '../db/connect.js';
 import type { PartitionStatus } from '../db/tables/scheduling.table.js';
-import { discoverFiles, type DiscoveredFile, type Fetcher } from '../engine/discover.js';
+import { discoverFiles, type DiscoveredFile } from '../engine/discover.js';
 import { PARTITION_PLACEHOLDER, partitionRange } from '../engine/partitions.js';
 import type { AnyPipeline, PipelineRuntime } from '../engine/pipeline.js';
 import type { BackoffPolicy } from '../engine/retry.js';
-import type { RunContext, RunSummary } from '../engine/run-pipeline.js';
+import type { RunSummary } from '../engine/run-pipeline.js';
 import { runWithRetries } from '../engine/run-with-retries.js';
 import { ConfigError } from '../errors.js';
-import type { Logger } from '../log/logger.js';
 
 /**
  * Backfills over partitions (periods), as Airflow 3 and Dagster do them:
@@ -41,12 +40,8 @@ export interface BackfillPlan {
   readonly partitions: readonly PlannedPartition[];
 }
 
-export interface BackfillContext extends RunContext {
-  readonly handle: DatabaseHandle;
-  readonly logger: Logger;
-  readonly shared: Readonly<Record<string, unknown>>;
-  readonly fetch?: Fetcher;
-}
+/** What a backfill uses of the AppContext: the database, logger and shared config, and what runs use (fetcher, alerts, lock wait). */
+export type BackfillContext = Pick<AppContext, 'handle' | 'logger' | 'shared'> & Partial<Pick<AppContext, 'fetch' | 'afterSuccess' | 'lockWaitMs'>>;
 
 function requirePartitions(pipeline: AnyPipeline) {
   if (!pipeline.partitions) {

@@ -29,7 +29,11 @@ export interface ResolvedPipelineConfig {
   readonly sources: readonly ResolvedSource[];
   /** Folder that source keys are relative to: the config file's folder. */
   readonly baseDir: string;
-  readonly options: Readonly<Record<string, unknown>>;
+  /**
+   * `pipelines.<name>.options` as the pipeline's options schema parsed them when the config
+   * loaded (the pipeline's own code sees them typed, as `runtime.options`).
+   */
+  readonly options: unknown;
   /**
    * What happens to the rows of a file that is no longer among the sources (deleted, moved or
    * renamed): keep them (the default; the run says the file is missing), or retire them.
@@ -145,7 +149,11 @@ export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv
       }
       return { kind: 'path', path: fromConfig(s.path), pattern: s.pattern ?? definition.source.pattern };
     });
-    if (entry && definition.optionProblems) problems.push(...definition.optionProblems(entry.options ?? {}));
+    // Parsed here, once: the output is what the pipeline's code reads. A pipeline the config does
+    // not list gets its defaults; should those not parse, it keeps the raw value and, when run,
+    // fails naming the problem.
+    const options = definition.parseOptions(entry?.options ?? {});
+    if (entry && !options.ok) problems.push(...options.problems);
     if (entry && entry.enabled && sources.length === 0) {
       problems.push(`pipelines.${definition.name}.sources: required for an enabled pipeline (a file, folder, glob or URL)`);
     }
@@ -156,7 +164,7 @@ export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv
       schedule: entry?.schedule ?? scheduleSchema.parse(definition.defaults.schedule),
       sources,
       baseDir: configDir,
-      options: entry?.options ?? {},
+      options: options.ok ? options.options : (entry?.options ?? {}),
       onMissing: entry?.on_missing ?? 'keep',
     });
   }

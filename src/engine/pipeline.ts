@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import type { ScheduleInput } from '../config/schema.js';
+import { formatIssues, type ScheduleInput } from '../config/schema.js';
 import type { SqlConnection } from '../db/connect.js';
+import { ConfigError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { csvReader } from './readers/csv.js';
 import type { RecordReader } from './readers/types.js';
@@ -14,12 +15,13 @@ import type { RecordReader } from './readers/types.js';
 export type CopyValue = string | number | boolean | null;
 
 /**
- * What a pipeline sees of the configuration while it runs: its own options and the
- * shared settings sections (such as the list of companies), already validated.
+ * What a pipeline sees of the configuration while it runs: its own options (the output of its
+ * options schema, typed `O` in the pipeline's own code) and the shared settings sections (such
+ * as the list of companies), already validated. The engine holds it with `O` unknown.
  */
-export interface PipelineRuntime {
+export interface PipelineRuntime<O = unknown> {
   readonly pipeline: string;
-  readonly options: Readonly<Record<string, unknown>>;
+  readonly options: O;
   readonly shared: Readonly<Record<string, unknown>>;
 }
 
@@ -49,7 +51,7 @@ export function rowSchema<F extends RowFields>(fields: F): RowSpec<F> {
 export type RowOf<S extends RowSpec<RowFields>> = z.output<S['schema']>;
 
 /** Where valid rows go. The engine adds file_id, line_no and run_id (and locator, if asked) to every row. */
-export interface LoadTarget<Row> {
+export interface LoadTarget<Row, O = unknown> {
   readonly table: string;
   readonly columns: readonly string[];
   /** The table has a `locator` column for where in the file a record was (JSON path, archive entry). */
@@ -58,7 +60,7 @@ export interface LoadTarget<Row> {
    * The values for `columns`, in order. `null` skips the row on purpose (counted as skipped);
    * throwing RowRejection rejects it with a reason (for rules that need the configuration).
    */
-  readonly values: (row: Row, runtime: PipelineRuntime) => readonly CopyValue[] | null;
+  readonly values: (row: Row, runtime: PipelineRuntime<O>) => readonly CopyValue[] | null;
 }
 
 export type CheckSeverity = 'error' | 'warn';
@@ -79,7 +81,7 @@ export interface DataCheck {
  * any transform: a file that fails it is held back whole (nothing of it kept, the rest of the run
  * loads), for instance a snapshot whose size departs from its neighbours' (a truncated download).
  */
-export interface FileCheck {
+export interface FileCheck<O = unknown> {
   readonly name: string;
   readonly description: string;
   /** Statements without parameters run first (e.g. create a temporary table the check fills). */
@@ -91,12 +93,12 @@ export interface FileCheck {
   readonly prepare?: string;
   /** Selects the file's failing rows (none = pass): $1 is the file's file_id, then `params`. */
   readonly sql: string;
-  readonly params?: (runtime: PipelineRuntime) => readonly unknown[];
+  readonly params?: (runtime: PipelineRuntime<O>) => readonly unknown[];
   /** Whether the check applies this run (e.g. it can be switched off in the options). */
-  readonly enabled?: (runtime: PipelineRuntime) => boolean;
+  readonly enabled?: (runtime: PipelineRuntime<O>) => boolean;
 }
 
-export interface SourceSpec {
+export interface SourceSpec<O = unknown> {
   /** File names taken from a folder source when the config gives no pattern, e.g. "*.csv". */
   readonly pattern: string;
   /**
@@ -107,7 +109,7 @@ export interface SourceSpec {
   /** Files of the dataset folder that make up its content (hashed; others are ignored). */
   readonly datasetFiles?: readonly string[];
   /** Turn a URL template from the config into the URLs to fetch (e.g. one per configured company). */
-  readonly expandUrl?: (template: string, runtime: PipelineRuntime) => readonly string[];
+  readonly expandUrl?: (template: string, runtime: PipelineRuntime<O>) => readonly string[];
   /** What a fetched body must look like. */
   readonly expectContentType?: 'json' | 'zip' | 'csv';
 }
@@ -138,26 +140,32 @@ export interface Preview {
   readonly sql: string;
 }
 
-export interface PipelineDefinition<S extends RowSpec<RowFields> = RowSpec<RowFields>> {
+/** What a pipeline declares in definePipeline: `S` is its row schema, `O` the output of its options schema. */
+export interface PipelineSpec<S extends RowSpec<RowFields>, O> {
   readonly name: string;
   readonly description: string;
-  readonly source: SourceSpec;
+  readonly source: SourceSpec<O>;
+  /**
+   * `pipelines.<name>.options` in the config file, validated once when the config loads; its
+   * output is `runtime.options` everywhere below. A pipeline without options gives `noOptions`.
+   */
+  readonly options: z.ZodType<O>;
   /** Creates the reader for one run, bound to the run's configuration. */
-  readonly reader: (runtime: PipelineRuntime, logger: Logger) => RecordReader;
+  readonly reader: (runtime: PipelineRuntime<O>, logger: Logger) => RecordReader;
   readonly row: S;
   /** Which fields together identify a fact; for the duplicate-key check and docs. */
   readonly naturalKey: readonly string[];
-  readonly load: LoadTarget<RowOf<S>>;
+  readonly load: LoadTarget<RowOf<S>, O>;
   /**
    * Runs first in the run's transaction, e.g. to write configuration the transforms read
    * (companies and their tags). Returning fullRefresh: true makes the transforms recompute everything.
    */
-  readonly prepare?: (conn: SqlConnection, runtime: PipelineRuntime) => Promise<{ readonly fullRefresh?: boolean } | void>;
+  readonly prepare?: (conn: SqlConnection, runtime: PipelineRuntime<O>) => Promise<{ readonly fullRefresh?: boolean } | void>;
   /** SQL files under sql/transforms/, run in this order inside the run's transaction. */
   readonly transforms: readonly string[];
   readonly checks: readonly DataCheck[];
   /** Checks of each file before transforms; a file that fails one is held back alone. */
-  readonly fileChecks?: readonly FileCheck[];
+  readonly fileChecks?: readonly FileCheck<O>[];
   readonly defaults: { readonly schedule: ScheduleInput };
   /** Analyst views this pipeline feeds, named in summaries and docs. */
   readonly views: readonly string[];
@@ -167,25 +175,151 @@ export interface PipelineDefinition<S extends RowSpec<RowFields> = RowSpec<RowFi
   readonly freshness?: FreshnessSpec;
   /** Tables that must not shrink by more than maxDrop (a fraction) between successful runs. */
   readonly guardedTables?: readonly { readonly table: string; readonly maxDrop: number; readonly severity?: 'error' | 'warn' }[];
-  /** Checks `pipelines.<name>.options` when the config loads; each problem as `path: message`. */
-  readonly optionProblems?: (options: Readonly<Record<string, unknown>>) => readonly string[];
 }
 
-/** Identity function that keeps the row type flowing from `row` to `load.values`. */
-export function definePipeline<S extends RowSpec<RowFields>>(definition: PipelineDefinition<S>): PipelineDefinition<S> {
-  if (!/^[a-z][a-z0-9-]*$/.test(definition.name)) {
-    throw new Error(`pipeline name "${definition.name}" must be lower-case kebab-case`);
+/** The options of a pipeline as its schema parsed them, or each problem as `pipelines.<name>.options…: message`. */
+export type OptionsResult<O = unknown> = { readonly ok: true; readonly options: O } | { readonly ok: false; readonly problems: readonly string[] };
+
+/**
+ * A pipeline as the engine, the registry and the config loader hold it: the row and options
+ * types are hidden inside the functions definePipeline built, which recover them themselves
+ * (see bindOptions), so the seven pipelines share one type without casts. `load.values` takes
+ * `never`: only the engine, holding a row this pipeline's own `row.schema` produced, calls it.
+ */
+export interface PipelineDefinition {
+  readonly name: string;
+  readonly description: string;
+  readonly source: SourceSpec;
+  readonly reader: (runtime: PipelineRuntime, logger: Logger) => RecordReader;
+  readonly row: RowSpec<RowFields>;
+  readonly naturalKey: readonly string[];
+  readonly load: LoadTarget<never>;
+  readonly prepare?: (conn: SqlConnection, runtime: PipelineRuntime) => Promise<{ readonly fullRefresh?: boolean } | void>;
+  readonly transforms: readonly string[];
+  readonly checks: readonly DataCheck[];
+  readonly fileChecks?: readonly FileCheck[];
+  readonly defaults: { readonly schedule: ScheduleInput };
+  readonly views: readonly string[];
+  readonly previews?: readonly Preview[];
+  readonly partitions?: PartitionSpec;
+  readonly freshness?: FreshnessSpec;
+  readonly guardedTables?: readonly { readonly table: string; readonly maxDrop: number; readonly severity?: 'error' | 'warn' }[];
+  /** Validates `pipelines.<name>.options` (the config loader calls this once, when the config loads). */
+  readonly parseOptions: (raw: unknown) => OptionsResult;
+}
+
+export type AnyPipeline = PipelineDefinition;
+
+/** A pipeline with its options type still known, for its own module (e.g. to read its options from a loaded config). */
+export interface TypedPipeline<O> extends PipelineDefinition {
+  /** The options of a resolved config entry (`config.pipelines.get(name).options`), typed. */
+  readonly optionsOf: (options: unknown) => O;
+}
+
+/**
+ * The options schema of a pipeline that has none: whatever the config gives is accepted and
+ * ignored, as it was before pipelines declared schemas (old config files keep loading).
+ */
+export const noOptions = z.record(z.string(), z.unknown());
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null;
+}
+
+/**
+ * Binds a pipeline's options schema to the runtimes the engine hands it. Options the config
+ * loader produced (through parseOptions) are recognised by identity and used as they are; options
+ * a caller built by hand (tests, tools) were never parsed, so they are parsed here, once per
+ * object. Either way the pipeline's code only ever sees its schema's output.
+ */
+function bindOptions<O>(name: string, schema: z.ZodType<O>) {
+  const produced = new WeakMap<object, O>();
+  const fromRaw = new WeakMap<object, O>();
+  const typed = new WeakMap<PipelineRuntime, PipelineRuntime<O>>();
+  const prefix = ['pipelines', name, 'options'];
+
+  const parseOptions = (raw: unknown): OptionsResult<O> => {
+    const parsed = schema.safeParse(raw ?? {});
+    if (!parsed.success) return { ok: false, problems: formatIssues(parsed.error, prefix) };
+    if (isObject(parsed.data)) produced.set(parsed.data, parsed.data);
+    return { ok: true, options: parsed.data };
+  };
+
+  const optionsOf = (options: unknown): O => {
+    if (isObject(options)) {
+      const known = produced.get(options) ?? fromRaw.get(options);
+      if (known !== undefined) return known;
+    }
+    const parsed = parseOptions(options);
+    if (!parsed.ok) throw new ConfigError(`${prefix.join('.')}: invalid options for pipeline ${name}`, parsed.problems);
+    if (isObject(options)) fromRaw.set(options, parsed.options);
+    return parsed.options;
+  };
+
+  // load.values runs once per row, always with the run's one runtime: remember the last one.
+  let last: { readonly runtime: PipelineRuntime; readonly bound: PipelineRuntime<O> } | undefined;
+
+  /** The runtime with typed options; one per engine runtime, so caches keyed by runtime keep working. */
+  const runtimeOf = (runtime: PipelineRuntime): PipelineRuntime<O> => {
+    if (last?.runtime === runtime) return last.bound;
+    let bound = typed.get(runtime);
+    if (!bound) {
+      bound = { pipeline: runtime.pipeline, options: optionsOf(runtime.options), shared: runtime.shared };
+      typed.set(runtime, bound);
+    }
+    last = { runtime, bound };
+    return bound;
+  };
+
+  return { parseOptions, optionsOf, runtimeOf };
+}
+
+/** Declares a pipeline: checks its name, and keeps the row and options types flowing into its functions. */
+export function definePipeline<S extends RowSpec<RowFields>, O>(spec: PipelineSpec<S, O>): TypedPipeline<O> {
+  if (!/^[a-z][a-z0-9-]*$/.test(spec.name)) {
+    throw new Error(`pipeline name "${spec.name}" must be lower-case kebab-case`);
   }
-  return definition;
+  const { parseOptions, optionsOf, runtimeOf } = bindOptions(spec.name, spec.options);
+  const { expandUrl, ...source } = spec.source;
+  const { values, ...load } = spec.load;
+  const { prepare } = spec;
+  return {
+    name: spec.name,
+    description: spec.description,
+    source: expandUrl ? { ...source, expandUrl: (template, runtime) => expandUrl(template, runtimeOf(runtime)) } : source,
+    reader: (runtime, logger) => spec.reader(runtimeOf(runtime), logger),
+    row: spec.row,
+    naturalKey: spec.naturalKey,
+    load: { ...load, values: (row: RowOf<S>, runtime: PipelineRuntime) => values(row, runtimeOf(runtime)) },
+    ...(prepare ? { prepare: (conn: SqlConnection, runtime: PipelineRuntime) => prepare(conn, runtimeOf(runtime)) } : {}),
+    transforms: spec.transforms,
+    checks: spec.checks,
+    ...(spec.fileChecks ? { fileChecks: spec.fileChecks.map((check) => bindFileCheck(check, runtimeOf)) } : {}),
+    defaults: spec.defaults,
+    views: spec.views,
+    ...(spec.previews ? { previews: spec.previews } : {}),
+    ...(spec.partitions ? { partitions: spec.partitions } : {}),
+    ...(spec.freshness ? { freshness: spec.freshness } : {}),
+    ...(spec.guardedTables ? { guardedTables: spec.guardedTables } : {}),
+    parseOptions,
+    optionsOf,
+  };
 }
 
-export type AnyPipeline = PipelineDefinition<RowSpec<RowFields>>;
+function bindFileCheck<O>(check: FileCheck<O>, runtimeOf: (runtime: PipelineRuntime) => PipelineRuntime<O>): FileCheck {
+  const { params, enabled, ...rest } = check;
+  return {
+    ...rest,
+    ...(params ? { params: (runtime: PipelineRuntime) => params(runtimeOf(runtime)) } : {}),
+    ...(enabled ? { enabled: (runtime: PipelineRuntime) => enabled(runtimeOf(runtime)) } : {}),
+  };
+}
 
 /** The reader for a delimited text source whose header names the row schema's columns. */
 export function delimitedText(
   row: RowSpec<RowFields>,
   options: { readonly delimiter?: string; readonly aliases?: Readonly<Record<string, string>> } = {},
-): (runtime: PipelineRuntime, logger: Logger) => RecordReader {
+): (runtime: PipelineRuntime<unknown>, logger: Logger) => RecordReader {
   return (runtime, logger) =>
     csvReader({
       delimiter: options.delimiter ?? ',',

@@ -1,5 +1,6 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import type { PipelineStatus } from '../app/status.js';
 import type { DatabaseHandle } from '../db/connect.js';
 import { loadReportData, type ReportData } from './data.js';
 import { timestamp } from './format.js';
@@ -15,7 +16,6 @@ import {
   spendSection,
   summarySection,
   valuationSection,
-  type FreshnessRow,
   type Section,
 } from './sections.js';
 import { REPORT_CSS } from './style.js';
@@ -26,8 +26,8 @@ import { REPORT_CSS } from './style.js';
  */
 
 export interface ReportOptions {
-  /** Per-pipeline freshness (collectStatus in src/cli/commands/status.ts); the section says so when absent. */
-  readonly status?: readonly FreshnessRow[];
+  /** Per-pipeline freshness, the rows of `bubblewatch status` (src/app/status.ts); the section says so when absent. */
+  readonly status?: readonly PipelineStatus[];
   /** When the report was made (default now). */
   readonly generatedAt?: Date;
   readonly title?: string;

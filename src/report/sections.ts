@@ -1,3 +1,4 @@
+import type { PipelineStatus } from '../app/status.js';
 import { html, type Markup } from './html.js';
 import type { AlertEvent, AlertThreshold, CompanyQuarter, DashboardRow, GroupQuarter, ReportData } from './data.js';
 import { changeInUnit, inUnit, MISSING, monthLabel, num, pct, pctChange, timestamp, usd } from './format.js';
@@ -25,19 +26,6 @@ import {
  * tables. Charts cite their sources in a footer.
  */
 
-/** Data freshness of one pipeline: a structural subset of `collectStatus` (src/cli/commands/status.ts). */
-export interface FreshnessRow {
-  readonly pipeline: string;
-  readonly state: string;
-  readonly last_run: { readonly run_id: number; readonly status: string; readonly started_at: string } | null;
-  readonly last_success_at: string | null;
-  readonly failures_in_a_row: number;
-  readonly newest_data: string | null;
-  readonly max_age_days: number | null;
-  readonly age_days: number | null;
-  readonly stale: boolean;
-  readonly flags: readonly string[];
-}
 
 export interface Section {
   readonly id: string;
@@ -614,7 +602,7 @@ ${table(['period', 'transition', 'rule', 'subject', 'value', 'message'], eventRo
 
 // ------------------------------------------------------------------------------ 8. freshness
 
-export function freshnessSection(status: readonly FreshnessRow[] | undefined): Section {
+export function freshnessSection(status: readonly PipelineStatus[] | undefined): Section {
   if (!status) {
     return { id: 'freshness', title: '8. Data freshness per source', body: html`<p class="empty-table">Freshness was not collected for this report.</p>` };
   }

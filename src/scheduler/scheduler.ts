@@ -2,15 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createTask, type ScheduledTask } from 'node-cron';
 import type { ResolvedPipelineConfig } from '../config/load.js';
-import type { SchedulerSettings } from '../config/schema.js';
-import type { DatabaseHandle } from '../db/connect.js';
-import type { Fetcher } from '../engine/discover.js';
+import type { AppContext } from '../app/context.js';
 import type { AnyPipeline } from '../engine/pipeline.js';
 import { describeRecovered, recordSkippedRun, recoverStaleRuns, runningRun } from '../engine/run-ledger.js';
-import type { RunContext, RunSummary } from '../engine/run-pipeline.js';
+import type { RunSummary } from '../engine/run-pipeline.js';
 import { runWithRetries } from '../engine/run-with-retries.js';
 import { errorMessage } from '../errors.js';
-import type { Logger } from '../log/logger.js';
 import { nextTick, tickTime, ticksBetween } from './cron.js';
 
 /**
@@ -22,26 +19,19 @@ import { nextTick, tickTime, ticksBetween } from './cron.js';
  * notifications that are due are delivered after each tick and on a timer between ticks.
  */
 
-export interface SchedulerDeps {
-  readonly handle: DatabaseHandle;
-  readonly logger: Logger;
-  /** The pipelines to schedule, with their configuration. */
-  readonly pipelines: readonly { readonly pipeline: AnyPipeline; readonly config: ResolvedPipelineConfig }[];
-  readonly shared: Readonly<Record<string, unknown>>;
-  readonly fetch?: Fetcher;
-  readonly settings: SchedulerSettings;
-  /** Called after every run the scheduler makes. */
-  readonly onRun?: (summary: RunSummary) => void;
-  /** Called after each successful run (alert evaluation). */
-  readonly afterSuccess?: RunContext['afterSuccess'];
-  /**
-   * Delivers the alert notifications that are due. Called after every tick this process claims,
-   * whatever its run found, and every `deliverEveryMs` between ticks: a notification the webhook
-   * failed is retried even when no new data arrives.
-   */
-  readonly deliver?: (signal: AbortSignal) => Promise<unknown>;
-  readonly deliverEveryMs?: number;
-}
+/**
+ * What the scheduler uses of the AppContext (src/app/context.ts), which it is normally given as
+ * it is: the database, logger and shared config, the enabled pipelines with their configuration,
+ * the scheduler settings, and what runs use (fetcher, alert evaluation, lock wait). `deliver`
+ * delivers the alert notifications that are due: after every tick this process claims, whatever
+ * its run found, and every `deliverEveryMs` between ticks, so a notification the webhook failed is
+ * retried even when no new data arrives.
+ */
+export type SchedulerDeps = Pick<AppContext, 'handle' | 'logger' | 'shared' | 'pipelines' | 'settings'> &
+  Partial<Pick<AppContext, 'fetch' | 'afterSuccess' | 'lockWaitMs' | 'deliver' | 'deliverEveryMs'>> & {
+    /** Called after every run the scheduler makes. */
+    readonly onRun?: (summary: RunSummary) => void;
+  };
 
 export function schedulerIdentity(): string {
   return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -228,15 +218,8 @@ export class Scheduler {
   }
 
   private async track(pipeline: AnyPipeline, config: ResolvedPipelineConfig, trigger: 'schedule' | 'catch-up' | 'manual', tick: Date | undefined): Promise<RunSummary> {
-    const { handle, logger } = this.deps;
     const work = runWithRetries(
-      {
-        handle,
-        logger,
-        shared: this.deps.shared,
-        ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}),
-        ...(this.deps.afterSuccess ? { afterSuccess: this.deps.afterSuccess } : {}),
-      },
+      this.deps,
       pipeline,
       config,
       { trigger, ...(tick ? { scheduledFor: tick } : {}), signal: this.controller.signal, heartbeatMs: this.deps.settings.heartbeat_seconds * 1000 },

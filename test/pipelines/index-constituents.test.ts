@@ -1,7 +1,6 @@
 import { copyFileSync, cpSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { parseIndexOptions } from '../../pipelines/index-constituents/options.js';
 import { indexConstituents } from '../../pipelines/index-constituents/pipeline.js';
 import type { ResolvedPipelineConfig } from '../../src/config/load.js';
 import type { DatabaseHandle } from '../../src/db/connect.js';
@@ -380,7 +379,10 @@ describeEachDatabase('index-constituents pipeline', (kind) => {
     expect(error).toContain('pipelines.index-constituents.options: unknown key "colour"');
     expect(await counts(db.handle)).toEqual({ raw: 0, core: 0, dates: 0, files: 0, rejects: 0 });
     // The same validation is available to whoever checks the config at start-up.
-    expect(() => parseIndexOptions({ base_dates: ['2025-02-30'] })).toThrow(/pipelines\.index-constituents\.options\.base_dates\.0: expected a date written YYYY-MM-DD/);
+    expect(pipeline.parseOptions({ base_dates: ['2025-02-30'] })).toEqual({
+      ok: false,
+      problems: [expect.stringMatching(/^pipelines\.index-constituents\.options\.base_dates\.0: expected a date written YYYY-MM-DD/) as unknown as string],
+    });
   });
 
   it('rejects bad rows with their reason, loads the rest, and reconciles counts', async () => {

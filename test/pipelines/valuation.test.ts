@@ -2,9 +2,7 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fred } from '../../pipelines/fred/pipeline.js';
-import { fredOptionProblems } from '../../pipelines/fred/options.js';
 import { shiller } from '../../pipelines/shiller/pipeline.js';
-import { shillerOptionProblems } from '../../pipelines/shiller/options.js';
 import { parseShillerMonth } from '../../pipelines/shiller/reader.js';
 import type { ResolvedPipelineConfig } from '../../src/config/load.js';
 import type { DatabaseHandle } from '../../src/db/connect.js';
@@ -57,16 +55,22 @@ describe('Shiller decimal dates', () => {
   });
 });
 
+/** The problems the config loader reports for these options: none when they parse. */
+function optionProblems(pipeline: AnyPipeline, options: unknown): readonly string[] {
+  const parsed = pipeline.parseOptions(options);
+  return parsed.ok ? [] : parsed.problems;
+}
+
 describe('valuation pipeline options', () => {
   it('reports bad options as path: message', () => {
-    expect(shillerOptionProblems({ layout: 'xls' })).toEqual([
+    expect(optionProblems(shiller, { layout: 'xls' })).toEqual([
       expect.stringMatching(/^pipelines\.shiller\.options\.layout: /) as unknown as string,
     ]);
-    expect(fredOptionProblems({ series: { GDP: { unit: 'USD', scale: 'billion' } } })).toEqual([
+    expect(optionProblems(fred, { series: { GDP: { unit: 'USD', scale: 'billion' } } })).toEqual([
       expect.stringMatching(/^pipelines\.fred\.options\.series\.GDP\.scale: /) as unknown as string,
     ]);
-    expect(shillerOptionProblems({ layout: 'shiller-xls' })).toEqual([]);
-    expect(fredOptionProblems({ series: { NCBEILQ027S: { unit: 'USD', scale: 'millions' } } })).toEqual([]);
+    expect(optionProblems(shiller, { layout: 'shiller-xls' })).toEqual([]);
+    expect(optionProblems(fred, { series: { NCBEILQ027S: { unit: 'USD', scale: 'millions' } } })).toEqual([]);
   });
 });
 

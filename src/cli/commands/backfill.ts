@@ -3,7 +3,7 @@ import { parsePartition } from '../../engine/partitions.js';
 import { ConfigError, EXIT_OK, EXIT_RUN_FAILED } from '../../errors.js';
 import { formatDuration, formatNumber, formatTable } from '../format.js';
 import { Progress } from '../progress.js';
-import { print, runContext, withDatabase, type CliContext } from '../context.js';
+import { print, withApp, type CliContext } from '../context.js';
 
 export interface BackfillOptions {
   readonly from: string;
@@ -31,13 +31,11 @@ export async function backfillCommand(ctx: CliContext, name: string, options: Ba
   const from = parsePartition(options.from, grain, '--from');
   const to = parsePartition(options.to, grain, '--to');
 
-  return withDatabase(
+  return withApp(
     ctx,
     `bubblewatch backfill ${name}`,
-    async (handle) => {
-      const run = runContext(ctx, handle);
-      const bctx = { ...run, handle, logger: ctx.logger, shared: run.shared ?? {} };
-      const { plan, inputs } = await planBackfill(bctx, pipeline, config, { from, to, only: options.only as OnlyMode });
+    async (app) => {
+      const { plan, inputs } = await planBackfill(app, pipeline, config, { from, to, only: options.only as OnlyMode });
       const toRun = plan.partitions.filter((p) => p.action === 'run');
       if (options.dryRun) {
         if (options.json) {
@@ -72,9 +70,9 @@ export async function backfillCommand(ctx: CliContext, name: string, options: Ba
       const progress = new Progress(toRun.length);
       progress.update(0, 'starting');
       try {
-        const result = await runBackfill(bctx, pipeline, config, plan, inputs, {
+        const result = await runBackfill(app, pipeline, config, plan, inputs, {
           concurrency,
-          retry: { maxAttempts: ctx.config.scheduler.retry.max_attempts, baseMs: ctx.config.scheduler.retry.base_ms, maxMs: ctx.config.scheduler.retry.max_ms },
+          retry: app.retry,
           signal: controller.signal,
           onProgress: ({ done, partition, summary }) => progress.update(done, `${partition} ${summary.status}`),
         });
@@ -96,6 +94,5 @@ export async function backfillCommand(ctx: CliContext, name: string, options: Ba
         process.off('SIGTERM', onSignal);
       }
     },
-    { migrateFirst: true },
   );
 }

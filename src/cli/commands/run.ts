@@ -5,7 +5,7 @@ import type { RunSummary } from '../../engine/run-pipeline.js';
 import { runWithRetries } from '../../engine/run-with-retries.js';
 import type { DatabaseHandle } from '../../db/connect.js';
 import { formatDuration, formatNumber, formatTable, formatValue } from '../format.js';
-import { alertDelivery, print, runContext, withDatabase, type CliContext } from '../context.js';
+import { print, withApp, type CliContext } from '../context.js';
 
 const PREVIEW_ROWS = 15;
 
@@ -54,41 +54,29 @@ export function selectPipelines(ctx: CliContext, names: readonly string[], all: 
 
 export async function runCommand(ctx: CliContext, names: readonly string[], options: RunCommandOptions): Promise<number> {
   const pipelines = selectPipelines(ctx, names, options.all ?? false);
-  return withDatabase(
-    ctx,
-    `bubblewatch run ${options.all ? '--all' : names.join(' ')}`,
-    async (handle) => {
-      const summaries: RunSummary[] = [];
-      for (const pipeline of pipelines) {
-        const config = ctx.config.pipelines.get(pipeline.name)!;
-        summaries.push(
-          await runWithRetries(
-            runContext(ctx, handle),
-            pipeline,
-            config,
-            {
-              trigger: 'manual',
-              fullRefresh: options.fullRefresh ?? false,
-              retryFailed: options.retryFailed ?? false,
-              ...(options.retireMissing ? { onMissing: 'retire' as const } : {}),
-            },
-            { maxAttempts: ctx.config.scheduler.retry.max_attempts, baseMs: ctx.config.scheduler.retry.base_ms, maxMs: ctx.config.scheduler.retry.max_ms },
-          ),
-        );
-      }
-      // A failed run evaluates no alerts, but notifications earlier runs could not deliver are due all the same.
-      if (summaries.some((s) => s.status !== 'succeeded')) {
-        await alertDelivery(ctx, handle)?.().catch((e: unknown) => ctx.logger.error({ err: e }, `alert notifications: delivery failed: ${errorMessage(e)}`));
-      }
-      if (options.json) {
-        print(ctx, JSON.stringify(summaries.map(summaryJson), null, 2));
-      } else {
-        await printSummary(ctx, handle, summaries, pipelines, options.preview ?? true);
-      }
-      return summaries.every((s) => s.status === 'succeeded') ? EXIT_OK : EXIT_RUN_FAILED;
-    },
-    { migrateFirst: true },
-  );
+  return withApp(ctx, `bubblewatch run ${options.all ? '--all' : names.join(' ')}`, async (app) => {
+    const summaries: RunSummary[] = [];
+    for (const pipeline of pipelines) {
+      const config = ctx.config.pipelines.get(pipeline.name)!;
+      const runOptions = {
+        trigger: 'manual' as const,
+        fullRefresh: options.fullRefresh ?? false,
+        retryFailed: options.retryFailed ?? false,
+        ...(options.retireMissing ? { onMissing: 'retire' as const } : {}),
+      };
+      summaries.push(await runWithRetries(app, pipeline, config, runOptions, app.retry));
+    }
+    // A failed run evaluates no alerts, but notifications earlier runs could not deliver are due all the same.
+    if (summaries.some((s) => s.status !== 'succeeded')) {
+      await app.deliver?.().catch((e: unknown) => ctx.logger.error({ err: e }, `alert notifications: delivery failed: ${errorMessage(e)}`));
+    }
+    if (options.json) {
+      print(ctx, JSON.stringify(summaries.map(summaryJson), null, 2));
+    } else {
+      await printSummary(ctx, app.handle, summaries, pipelines, options.preview ?? true);
+    }
+    return summaries.every((s) => s.status === 'succeeded') ? EXIT_OK : EXIT_RUN_FAILED;
+  });
 }
 
 function summaryJson(s: RunSummary) {

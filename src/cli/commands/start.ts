@@ -1,12 +1,10 @@
-import { ConfigError, errorMessage, EXIT_OK, EXIT_RUN_FAILED } from '../../errors.js';
+import { ConfigError, EXIT_OK, EXIT_RUN_FAILED } from '../../errors.js';
 import { serveEmbedded, type EmbeddedServer } from '../../serve/wire-server.js';
 import type { RunSummary } from '../../engine/run-pipeline.js';
 import { Scheduler } from '../../scheduler/scheduler.js';
-import { writeReport } from '../../report/report.js';
 import { formatTable } from '../format.js';
-import { alertDelivery, print, runContext, withDatabase, type CliContext } from '../context.js';
+import { print, withApp, type AppContext, type CliContext } from '../context.js';
 import { printSummary, selectPipelines } from './run.js';
-import { collectStatus } from './status.js';
 
 /**
  * `bubblewatch start`: bring every enabled pipeline current once (missed ticks per each
@@ -24,40 +22,18 @@ export interface StartOptions {
 }
 
 export async function startCommand(ctx: CliContext, options: StartOptions): Promise<number> {
-  const pipelines = selectPipelines(ctx, [], true);
-  return withDatabase(
+  // Names each pipeline that is not run; the app's `pipelines` are the same, the enabled ones.
+  selectPipelines(ctx, [], true);
+  // With report.path in the config, the HTML report is rewritten once after the first pass
+  // and then after every run that succeeds on schedule.
+  let firstPass = true;
+  return withApp(
     ctx,
     `bubblewatch start${options.once ? ' --once' : ''}`,
-    async (handle) => {
-      const run = runContext(ctx, handle);
-      // With report.path in the config, the HTML report is rewritten once after the first pass
-      // and then after every run that succeeds on schedule.
-      let firstPass = true;
-      const rewriteReport = async () => {
-        const path = ctx.config.reportPath;
-        if (!path) return;
-        try {
-          const written = await writeReport(handle, path, { status: await collectStatus(ctx, handle) });
-          ctx.logger.info({ path: written.path, bytes: written.bytes }, `report rewritten: ${written.path}`);
-        } catch (error) {
-          ctx.logger.error({ err: error, path }, `could not write the report ${path}: ${errorMessage(error)}`);
-        }
-      };
-      const afterSuccess: NonNullable<typeof run.afterSuccess> = async (summary, runOptions) => {
-        await run.afterSuccess?.(summary, runOptions);
-        if (!firstPass) await rewriteReport();
-      };
-      const scheduler = new Scheduler({
-        handle,
-        logger: ctx.logger,
-        pipelines: pipelines.map((pipeline) => ({ pipeline, config: ctx.config.pipelines.get(pipeline.name)! })),
-        shared: run.shared ?? {},
-        ...(run.fetch ? { fetch: run.fetch } : {}),
-        afterSuccess,
-        settings: ctx.config.scheduler,
-        // Notifications the webhook could not take are retried between ticks too, with no new data.
-        ...withDelivery(alertDelivery(ctx, handle), ctx.config.alerts.webhook.retry_base_seconds * 1000),
-      });
+    async (app: AppContext) => {
+      const { handle } = app;
+      const pipelines = app.pipelines.map((p) => p.pipeline);
+      const scheduler = new Scheduler(app);
 
       // First Ctrl-C: stop taking ticks and let the current step finish (bounded); second: interrupt now.
       let signals = 0;
@@ -101,7 +77,7 @@ export async function startCommand(ctx: CliContext, options: StartOptions): Prom
           const caughtUp = await scheduler.catchUp();
           summaries.push(...caughtUp);
           const done = new Set(caughtUp.map((s) => s.pipeline));
-          for (const { pipeline, config } of pipelines.map((p) => ({ pipeline: p, config: ctx.config.pipelines.get(p.name)! }))) {
+          for (const { pipeline, config } of app.pipelines) {
             if (done.has(pipeline.name)) continue;
             const summary = await scheduler.runNow(pipeline, config);
             if (summary) summaries.push(summary);
@@ -111,7 +87,7 @@ export async function startCommand(ctx: CliContext, options: StartOptions): Prom
         firstPass = false;
         // Also when every run failed or nothing ran: what earlier runs could not deliver is due now.
         await scheduler.deliverDue();
-        await rewriteReport();
+        await app.rewriteReport();
         const failed = summaries.some((s) => s.status !== 'succeeded');
         if (options.once || signals > 0) {
           await scheduler.stop();
@@ -139,10 +115,6 @@ export async function startCommand(ctx: CliContext, options: StartOptions): Prom
         process.off('SIGTERM', onSignal);
       }
     },
-    { migrateFirst: true },
+    { rewriteReportAfterRun: () => !firstPass },
   );
-}
-
-function withDelivery(deliver: ((signal?: AbortSignal) => Promise<unknown>) | undefined, everyMs: number) {
-  return deliver ? { deliver, deliverEveryMs: Math.max(1000, everyMs) } : {};
 }
