@@ -1,4 +1,4 @@
-import type { DataCheck, FreshnessSpec, Preview } from '../../src/engine/pipeline.js';
+import type { DataCheck, FreshnessSpec, Preview } from '../../src/sdk.js';
 
 /**
  * The fundamentals pipelines (SEC companyfacts, SEC financial statement data sets, analyst

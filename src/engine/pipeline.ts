@@ -161,7 +161,11 @@ export interface PipelineSpec<S extends RowSpec<RowFields>, O> {
    * (companies and their tags). Returning fullRefresh: true makes the transforms recompute everything.
    */
   readonly prepare?: (conn: SqlConnection, runtime: PipelineRuntime<O>) => Promise<{ readonly fullRefresh?: boolean } | void>;
-  /** SQL files under sql/transforms/, run in this order inside the run's transaction. */
+  /**
+   * The SQL files under sql/transforms/ that are this pipeline's own, run inside the run's
+   * transaction. The engine orders them by the reads and writes each declares in its header
+   * (src/engine/transforms.ts), not by their place in this list.
+   */
   readonly transforms: readonly string[];
   readonly checks: readonly DataCheck[];
   /** Checks of each file before transforms; a file that fails one is held back alone. */

@@ -389,7 +389,8 @@ async function loadAndTransform(
   let tableCounts: { table: string; count: number }[] = [];
   if (changed || fullRefresh) {
     throwIfAborted(options.signal);
-    await runTransforms(conn, pipeline.transforms, { runId, pipeline: pipeline.name, fullRefresh }, log);
+    // The transforms read which files this run loaded, replaced or retired from run_scope, made from the ledger.
+    await runTransforms(conn, pipeline.transforms, { runId, pipeline: pipeline.name, fullRefresh, partitions: pipeline.partitions }, log);
     await conn.query(`select set_config('bubblewatch.run_id', $1, true)`, [String(runId)]);
     checks = [...fileChecks, ...(await runChecks(conn, pipeline.checks))];
     // A configuration change (a company disabled) or files retired on purpose (on_missing: retire)

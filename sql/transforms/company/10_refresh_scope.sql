@@ -1,30 +1,25 @@
 -- core.company_refresh_scope: the companies this run recomputes.
+-- reads: raw.company_facts, core.companies, run_scope
+-- writes: core.company_refresh_scope
+--
 -- On a full refresh (or when the company configuration changed): every company, including
 -- ones the config no longer enables, so their derived rows are removed. Otherwise: the
--- companies with facts in files this run loaded or superseded.
+-- companies with facts in the files of this run's scope (loaded, replaced or retired).
 insert into core.company_refresh_scope (run_id, ticker)
 with settings as (
   select current_setting('bubblewatch.run_id')::bigint      as run_id,
          current_setting('bubblewatch.full_refresh') = 'on' as full_refresh
 ),
 
-touched_files as (
-  select f.file_id
-  from etl.source_files f
-  cross join settings s
-  where f.pipeline in ('sec-companyfacts', 'sec-fsds', 'company-metrics')
-    and (f.run_id = s.run_id or f.superseded_run_id = s.run_id)
-),
-
 touched as (
   select c.ticker
   from raw.company_facts r
-  join touched_files t on t.file_id = r.file_id
+  join run_scope t on t.file_id = r.file_id
   join core.companies c on c.cik = r.cik
   union
   select r.ticker
   from raw.company_facts r
-  join touched_files t on t.file_id = r.file_id
+  join run_scope t on t.file_id = r.file_id
   where r.ticker is not null
   union
   select c.ticker

@@ -1,6 +1,8 @@
 -- core.company_facts: each distinct fact of a configured company and metric, deduplicated
 -- across filings, in two vintages: 'latest' (the value of the most recent filing that reports
 -- the period: restatements win) and 'first' (the value as first reported).
+-- reads: core.company_refresh_scope, core.companies, raw.company_facts, etl.source_files, core.company_metric_tags, core.metrics
+-- writes: core.company_facts
 --
 -- Facts are matched on month-end period keys, so a 52/53-week quarter ending 2025-01-26
 -- (companyfacts) and the same quarter rounded to 2025-01-31 (financial statement data sets)

@@ -1,4 +1,6 @@
 -- core.company_quarterly: one value per company, metric, fiscal quarter and vintage.
+-- reads: core.company_refresh_scope, core.company_facts, core.metrics, core.companies
+-- writes: core.company_quarterly
 --
 --   discrete      a three-month fact as filed
 --   ytd_diff      year-to-date minus the previous year-to-date with the same start

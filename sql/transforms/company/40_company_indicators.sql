@@ -3,6 +3,9 @@
 -- contiguous; else a twelve-month fact ending here, such as a fiscal year or a TTM figure a
 -- company states in its release), year-on-year growth and the bubble ratios. A missing
 -- input gives NULL.
+-- reads: core.company_refresh_scope, core.company_quarterly, core.company_facts
+-- writes: core.company_indicators
+--
 --   self_funding_ratio  TTM capex / TTM operating cash flow (> 1: capex needs outside money)
 --   capex_intensity     TTM capex / TTM revenue
 --   rpo_coverage_years  RPO / TTM revenue

@@ -1,4 +1,7 @@
 -- core.group_indicators: per company group (big5) and calendar quarter, the members' totals.
+-- reads: core.company_refresh_scope, core.companies, core.company_indicators
+-- writes: core.group_indicators
+--
 -- A total is NULL unless every enabled member reported that quarter (capex_reported keeps the
 -- partial sum with companies_reporting_capex). A TTM total is the sum of the members' TTMs
 -- at that calendar quarter, NULL unless every member has one.

@@ -1,27 +1,26 @@
 -- core.custom_series: the current value of each (series, subject, observation_date).
+-- reads: raw.custom_series, etl.source_files, run_scope
+-- writes: core.custom_series
 --
 -- The current value comes from the newest file version that holds the key (versions a
 -- changed file superseded no longer count); within one file the last line wins.
--- Only keys held by files this run loaded or superseded are recomputed, unless the run is
--- a full refresh. Keys that no current file holds any more are removed. Unchanged rows are
--- not rewritten, so a re-run changes nothing.
+-- Only keys held by the files in this run's scope (loaded, replaced or retired) are
+-- recomputed, unless the run is a full refresh: then every key of every file and every stored
+-- key. Keys that no current file holds any more are removed. Unchanged rows are not
+-- rewritten, so a re-run changes nothing.
 with settings as (
-  select current_setting('bubblewatch.run_id')::bigint        as run_id,
-         current_setting('bubblewatch.full_refresh') = 'on'   as full_refresh
-),
-
-touched_files as (
-  select f.file_id
-  from etl.source_files f
-  cross join settings s
-  where f.pipeline = 'custom-series'
-    and (s.full_refresh or f.run_id = s.run_id or f.superseded_run_id = s.run_id)
+  select current_setting('bubblewatch.full_refresh') = 'on' as full_refresh
 ),
 
 affected_keys as (
   select distinct r.series, r.subject, r.observation_date
   from raw.custom_series r
-  join touched_files t on t.file_id = r.file_id
+  join run_scope t on t.file_id = r.file_id
+  union
+  select r.series, r.subject, r.observation_date
+  from raw.custom_series r
+  cross join settings s
+  where s.full_refresh
   union
   select c.series, c.subject, c.observation_date
   from core.custom_series c

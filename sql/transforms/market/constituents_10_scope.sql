@@ -1,6 +1,11 @@
 -- core.index_refresh_scope: the index dates this run recomputes.
--- The dates held by cap files this run loaded or superseded (a superseded file's dates are
--- recomputed from what remains, and vanish if no current file holds them any more). Every
+-- reads: raw.index_constituents, run_scope, etl.source_files, core.index_settings, core.index_issuer_overrides, core.index_sector_overrides, core.gics_sector_names
+-- reads previous: core.index_concentration
+-- writes: core.index_refresh_scope
+--
+-- The dates held by the cap files in this run's scope, run_scope (loaded, replaced or retired:
+-- a replaced or retired file's dates are recomputed from what remains, and vanish if no
+-- current file holds them any more). Every
 -- date when an issuer map was loaded or superseded, the settings changed (full refresh) or
 -- the run is a full refresh: issuers and sectors of every date may have changed.
 -- A BRIN index summarizes a range of pages when VACUUM runs, not when COPY fills them, and an
@@ -21,8 +26,7 @@ end $$;
 -- would cost more than the rest of the run.
 do $$
 begin
-  if (select coalesce(sum(f.rows_loaded), 0) from etl.source_files f
-      where f.run_id = current_setting('bubblewatch.run_id')::bigint) * 10
+  if (select coalesce(sum(s.rows_loaded), 0) from run_scope s) * 10
      >= (select greatest(c.reltuples, 0) from pg_class c where c.oid = 'raw.index_constituents'::regclass) then
     analyze raw.index_constituents;
   end if;
@@ -39,20 +43,12 @@ with settings as (
          current_setting('bubblewatch.full_refresh') = 'on' as full_refresh
 ),
 
-touched_files as (
-  select f.file_id
-  from etl.source_files f
-  cross join settings s
-  where f.pipeline = 'index-constituents'
-    and (f.run_id = s.run_id or f.superseded_run_id = s.run_id)
-),
-
 everything as (
   select s.full_refresh
          or exists (
            select 1
            from raw.index_constituents r
-           join touched_files t on t.file_id = r.file_id
+           join run_scope t on t.file_id = r.file_id
            where r.record_kind = 'issuer'
          ) as yes
   from settings s
@@ -62,9 +58,9 @@ everything as (
 touched_dates as (
   select distinct r.index_code, r.as_of
   from raw.index_constituents r
-  join touched_files t on t.file_id = r.file_id
+  join run_scope t on t.file_id = r.file_id
   where r.record_kind = 'cap'
-    and r.file_id between (select min(file_id) from touched_files) and (select max(file_id) from touched_files)
+    and r.file_id between (select min(file_id) from run_scope) and (select max(file_id) from run_scope)
 ),
 
 all_dates as (

@@ -1,5 +1,7 @@
 -- core.index_constituents: one row per index, date and ticker for the dates in this run's
 -- scope (partition replace: the dates are deleted and rebuilt from the current files).
+-- reads: core.index_refresh_scope, raw.index_constituents, etl.source_files, core.index_issuer_overrides, core.index_sector_overrides, core.gics_sector_names, core.index_constituents
+-- writes: core.index_constituents, index_constituents_changed
 --
 -- Which row counts: the rows of current (not superseded) cap files for the date. When files
 -- overlap (a supplement that adds a cap the snapshot lacks), a row with a known cap beats an
@@ -23,7 +25,8 @@
 -- the rows go straight in. Otherwise the rows as they should be are compared with the stored
 -- ones, and the differences wait in a temporary table for the statements that apply them; on a
 -- first load that would write every row twice. Either way the dates with any change, and how
--- many rows, are kept for the transforms after this one.
+-- many rows, are kept for the transforms after this one in index_constituents_changed (declared
+-- in the header: the engine runs the transforms that read it after this one).
 -- Sorting a million wide rows for `distinct on` spilled to disk at the default 4 MB.
 set local work_mem = '256MB';
 set local jit = off;
@@ -70,7 +73,7 @@ cap_rows as (
   where r.record_kind = 'cap'
     and not exists (
       select 1 from etl.source_files f
-      where f.file_id = r.file_id and f.pipeline = 'index-constituents' and f.superseded_at is not null
+      where f.file_id = r.file_id and f.superseded_at is not null
     )
 ),
 
@@ -98,7 +101,7 @@ issuer_map as materialized (
     where r.record_kind = 'issuer'
       and not exists (
         select 1 from etl.source_files f
-        where f.file_id = r.file_id and f.pipeline = 'index-constituents' and f.superseded_at is not null
+        where f.file_id = r.file_id and f.superseded_at is not null
       )
   ) m
   order by ticker_key, file_id desc, line_no desc

@@ -1,5 +1,10 @@
 -- core.index_issuers: one row per index, date and issuer for the dates in this run's scope
--- (partition replace). Share classes of one issuer count once:
+-- (partition replace).
+-- reads: core.index_refresh_scope, core.index_settings, core.index_constituents, index_constituents_changed, core.index_issuers
+-- reads previous: core.index_concentration
+-- writes: core.index_issuers, index_issuers_changed
+--
+-- Share classes of one issuer count once:
 --   whole_company  the source gives each class the whole company's cap (Yahoo Finance gives
 --                  GOOGL and GOOG both Alphabet's full cap): the largest class cap counts;
 --   per_class      each class carries its own cap: the class caps are summed.

@@ -1,5 +1,9 @@
 -- core.index_concentration: one row per index and date in this run's scope (partition
 -- replace; the history columns are filled by constituents_70_history.sql).
+-- reads: core.index_refresh_scope, core.index_settings, core.index_constituents, core.index_issuers, index_constituents_changed, index_issuers_changed
+-- reads previous: core.index_concentration
+-- writes: core.index_concentration, index_concentration_dates
+--
 -- Every share is over issuers with a known cap; rows with a missing cap are counted and listed.
 -- Price-to-sales: Σ cap / Σ TTM revenue over the issuers with both, and their count and
 -- share of the total cap (the coverage).

@@ -1,5 +1,8 @@
 -- core.index_top_n_shares: for each date in this run's scope and each N in options.top_n,
 -- the share of the index's cap held by its N largest issuers (partition replace).
+-- reads: index_concentration_dates, core.index_settings, core.index_issuers
+-- writes: core.index_top_n_shares
+--
 -- Sorts and hashes over every issuer of every date in scope: at the default 4 MB they spill to disk.
 set local work_mem = '256MB';
 set local jit = off;

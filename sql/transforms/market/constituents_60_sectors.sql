@@ -1,6 +1,9 @@
 -- core.index_sector_shares: each GICS sector's share of the index's cap, for the dates in
 -- this run's scope (partition replace). Issuers whose sector label could not be resolved
 -- are grouped as Unresolved (a warning check lists them).
+-- reads: index_concentration_dates, core.index_settings, core.index_issuers
+-- writes: core.index_sector_shares
+--
 -- Sorts and hashes over every issuer of every date in scope: at the default 4 MB they spill to disk.
 set local work_mem = '256MB';
 set local jit = off;

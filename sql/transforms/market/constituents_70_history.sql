@@ -1,4 +1,7 @@
 -- core.index_concentration, history columns: each date against the index's own history.
+-- reads: index_concentration_dates, core.index_settings, core.index_concentration
+-- writes: core.index_concentration
+--
 -- A changed date moves the previous-snapshot changes, rolling averages and percentiles of
 -- the dates after it and of no date before it, so the dates from the first one in this
 -- run's scope whose figures constituents_40_concentration.sql rebuilt on are recomputed (a new

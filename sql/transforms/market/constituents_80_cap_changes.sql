@@ -1,6 +1,9 @@
 -- core.index_cap_changes: for every date of the indices in this run's scope, the change in
 -- cap since the index's previous snapshot and since each configured base date (the latest
 -- snapshot on or before it), and the part of it that came from the top 10 on the end date.
+-- reads: index_concentration_dates, core.index_settings, core.index_concentration, core.index_issuers
+-- writes: core.index_cap_changes
+--
 -- Only issuers with a known cap on both dates count: an index addition, a removal or a
 -- missing cap is not a gain or a loss.
 -- A changed date alters the comparisons that end on it or on a later date, and no earlier one:

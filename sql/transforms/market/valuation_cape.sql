@@ -1,4 +1,6 @@
 -- core.shiller_monthly: one vintage of Shiller's monthly data with CAPE recomputed.
+-- reads: raw.shiller_monthly, etl.source_files
+-- writes: core.shiller_monthly
 --
 -- Which vintage: each file is a complete history as of its release (Shiller revises earnings
 -- and CPI every month), so the series is taken from one file, never spliced: the current
@@ -21,11 +23,11 @@
 -- Recomputed in full whenever the pipeline runs its transforms (a file was loaded, or a full
 -- refresh): ~1,900 months. A new vintage revises the whole history anyway. Rows whose values
 -- did not change are not rewritten, so a re-run changes nothing.
+-- Every current version counts, not only this run's: the vintage is chosen among all of them.
 with current_files as (
   select f.file_id
   from etl.source_files f
-  where f.pipeline = 'shiller'
-    and f.superseded_at is null
+  where f.superseded_at is null
 ),
 
 primary_file as (
