@@ -1,9 +1,11 @@
 import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { expect, it, onTestFinished } from 'vitest';
+import { migrateCommand } from '../../src/cli/commands/migrate.js';
 import { MigrationError } from '../../src/errors.js';
 import { checksumOf, migrate, readMigrations } from '../../src/migrate/migrator.js';
 import { loadModels } from '../../src/models/index.js';
+import { testContext } from '../analyst/helpers.js';
 import { describeEachDatabase, useDatabase, type TestDatabase } from '../helpers/databases.js';
 import { rows } from '../helpers/pipelines.js';
 import { edit, modelsCopy } from '../models/model-files.js';
@@ -167,4 +169,17 @@ describeEachDatabase('models', (kind) => {
     await other.query('select pg_advisory_unlock(7269331001)');
     expect((await migrate(db.handle, undefined, undefined, { lockWaitMs: 500, models: loadModels(dir) })).rebuilt).toEqual(['analytics.cape']);
   });
+});
+
+it('the migrate command prints the models it built, and nothing when nothing changed', async () => {
+  const db = await useDatabase('pglite', { migrated: false });
+  await db.close();
+  const ctx = testContext(db.env);
+  expect(await migrateCommand(ctx, {})).toBe(0);
+  const first = ctx.output();
+  expect(first).toContain('  applied 0017_model_builds_and_fred_indicators.sql\n');
+  for (const m of loadModels()) expect(first).toContain(`  built ${m.name}\n`);
+  expect(first.indexOf('  built analytics.indicator_values\n')).toBeLessThan(first.indexOf('  built analytics.bubble_dashboard\n'));
+  expect(await migrateCommand(ctx, { json: true })).toBe(0);
+  expect(JSON.parse(ctx.output().slice(first.length))).toMatchObject({ applied: [], rebuilt: [], dropped: [] });
 });
