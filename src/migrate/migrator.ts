@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import type { DatabaseHandle, SqlConnection } from '../db/connect.js';
 import { MigrationError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { buildModels, dropBuiltModels, modelsRemoved, modelsToBuild, type BuildRecord } from '../models/build.js';
+import { loadModels, type Model } from '../models/load-models.js';
 import { MIGRATIONS_DIR } from '../paths.js';
 
 /**
@@ -11,6 +13,11 @@ import { MIGRATIONS_DIR } from '../paths.js';
  * etl.schema_migrations. History is append-only: a database whose recorded migrations are
  * not exactly a prefix of the files on disk (an edited, renamed, missing or unknown
  * migration) is refused with what was expected and what was found.
+ *
+ * After the migrations come the models (sql/models, src/models): views built from their
+ * definitions, rebuilt when a definition changes (see src/models/build.ts). With migrations
+ * pending, the model views are dropped first, so no migration is blocked by a view on the
+ * table it alters, and all are built again afterwards; migrations after 0017 hold no views.
  */
 
 export interface MigrationFile {
@@ -23,6 +30,16 @@ export interface MigrationFile {
 export interface MigrationResult {
   readonly applied: readonly MigrationFile[];
   readonly version: number;
+  /** Models (views) built, in the order they were built: changed ones and everything that reads them. */
+  readonly rebuilt: readonly string[];
+  /** Views of models no longer defined, dropped. */
+  readonly dropped: readonly string[];
+}
+
+export interface MigrateOptions {
+  readonly lockWaitMs?: number;
+  /** The models to build; those of sql/models by default. */
+  readonly models?: readonly Model[];
 }
 
 const FILE_PATTERN = /^(\d{4})_([a-z0-9_]+)\.sql$/;
@@ -137,17 +154,18 @@ export async function migrate(
   handle: DatabaseHandle,
   logger?: Logger,
   files: readonly MigrationFile[] = readMigrations(),
-  options: { readonly lockWaitMs?: number } = {},
+  options: MigrateOptions = {},
 ): Promise<MigrationResult> {
-  // Nothing pending (every command but the first after an upgrade): no lock to take, so a session
-  // holding the migrator's advisory lock cannot hold up runs and reads.
-  const current = await handle.withConnection(async (conn) => {
-    const { rows } = await conn.query<{ present: boolean }>(`select to_regclass('etl.schema_migrations') is not null as present`);
-    return rows[0]?.present ? appliedMigrations(conn) : undefined;
-  });
-  if (current && current.length === files.length) {
-    verifyHistory(current, files);
-    return { applied: [], version: files.length };
+  // A broken model definition stops here, before the database is touched.
+  const models = options.models ?? loadModels();
+  // Nothing pending and no model changed (every command but the first after an upgrade): one
+  // query and no lock, so a session holding the migrator's advisory lock cannot hold up runs and reads.
+  const current = await handle.withConnection((conn) => currentState(conn));
+  if (current && current.migrations.length === files.length) {
+    verifyHistory(current.migrations, files);
+    if (modelsToBuild(models, current.builds).length === 0 && modelsRemoved(models, current.builds).length === 0) {
+      return { applied: [], version: files.length, rebuilt: [], dropped: [] };
+    }
   }
   return handle.withTransaction(async (conn) => {
     await takeMigrationLock(conn, options.lockWaitMs ?? 300_000, logger);
@@ -155,6 +173,7 @@ export async function migrate(
     const applied = await appliedMigrations(conn);
     verifyHistory(applied, files);
     const pending = files.slice(applied.length);
+    const grants = pending.length > 0 ? await dropBuiltModels(conn) : undefined;
     for (const migration of pending) {
       logger?.info({ migration: migration.name }, `applying migration ${migration.name}`);
       try {
@@ -169,8 +188,32 @@ export async function migrate(
         migration.checksum,
       ]);
     }
-    return { applied: pending, version: files.length };
+    const { built, dropped } = await buildModels(conn, models, { all: pending.length > 0, grants, logger });
+    if (built.length > 0) logger?.info({ models: built }, `built ${built.length} model(s): ${built.join(', ')}`);
+    return { applied: pending, version: files.length, rebuilt: built, dropped };
   });
+}
+
+/**
+ * Applied migrations and model builds in one query; undefined when the tables are not both
+ * there yet (a new database, or one from before the model layer), which the full path handles.
+ */
+async function currentState(conn: SqlConnection): Promise<{ migrations: AppliedRow[]; builds: BuildRecord[] } | undefined> {
+  try {
+    const { rows } = await conn.query<{ version: number | null; name: string; checksum: string; present: boolean | null }>(
+      `select version, name, checksum, null::boolean as present from etl.schema_migrations
+       union all
+       select null, name, checksum, to_regclass(name) is not null from etl.model_builds
+       order by 1, 2`,
+    );
+    return {
+      migrations: rows.filter((r) => r.version !== null).map((r) => ({ version: r.version!, name: r.name, checksum: r.checksum })),
+      builds: rows.filter((r) => r.version === null).map((r) => ({ name: r.name, checksum: r.checksum, present: r.present === true })),
+    };
+  } catch (error) {
+    if ((error as { code?: string }).code === '42P01') return undefined; // undefined_table
+    throw error;
+  }
 }
 
 export interface MigrationStatus {

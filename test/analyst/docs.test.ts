@@ -27,7 +27,7 @@ describeEachDatabase('docs/views.md', (kind) => {
       expect(view.comment, view.name).toBeTruthy();
       for (const column of view.columns) expect(column.comment, `${view.name}.${column.name}`).toBeTruthy();
       const examples = VIEW_EXAMPLES[view.name] ?? [];
-      expect(examples.length, `examples for ${view.name} in src/analyst/examples.ts`).toBeGreaterThanOrEqual(1);
+      expect(examples.length, `examples for ${view.name} in sql/models/analytics/${view.name}.yml`).toBeGreaterThanOrEqual(1);
       expect(examples.length, view.name).toBeLessThanOrEqual(3);
       for (const example of examples) expect(example.sql, example.title).toContain(`analytics.${view.name}`);
     }

@@ -1,0 +1,30 @@
+select
+  c.index_code,
+  c.as_of,
+  c.ticker,
+  c.issuer_id,
+  c.issuer_source,
+  c.name,
+  c.source_sector,
+  c.gics_sector,
+  c.sector_source,
+  c.market_cap_reported,
+  c.market_cap_unit,
+  c.market_cap_unit_source,
+  c.market_cap_usd,
+  c.float_factor,
+  c.is_cap_missing,
+  (i.primary_ticker = c.ticker or i.cap_rule = 'per_class_sum') and not c.is_cap_missing as is_counted,
+  i.cap_rank  as issuer_rank,
+  i.weight    as issuer_weight,
+  f.uri       as source_file,
+  f.sha256    as source_sha256,
+  c.line_no   as source_line,
+  c.run_id,
+  c.price_to_sales,
+  c.revenue_ttm_reported,
+  c.revenue_ttm_usd,
+  c.revenue_source
+from core.index_constituents c
+join core.index_issuers i on i.index_code = c.index_code and i.as_of = c.as_of and i.issuer_id = c.issuer_id
+join etl.source_files f on f.file_id = c.file_id
