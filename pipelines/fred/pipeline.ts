@@ -1,4 +1,4 @@
-import { code, ConfigError, decimal, definePipeline, isoDate, rowSchema, type AppConfig, type PipelineRuntime, type SqlConnection } from '../../src/sdk.js';
+import { code, decimal, definePipeline, isoDate, rowSchema, type AppConfig, type PipelineRuntime, type SqlConnection } from '../../src/sdk.js';
 import { fredOptionsSchema, fredSeries, fredSeriesRows, indicatorOf, type FredIndicator, type FredOptions, type FredSeriesRow } from './options.js';
 import { fredReader } from './reader.js';
 
@@ -18,23 +18,12 @@ const row = rowSchema({
 });
 
 /**
- * Write the configured series to core.fred_series; unchanged rows are not rewritten. The
- * indicator columns come with migration 0017: on a database without them the series are written
- * as before, and a config that declares indicators fails the run saying so.
+ * Write the configured series to core.fred_series, with the indicator each one is marked as
+ * (migration 0017's columns); unchanged rows are not rewritten.
  */
 async function syncSeries(conn: SqlConnection, runtime: PipelineRuntime<FredOptions>): Promise<void> {
   const series = fredSeriesRows(runtime.options);
-  const { rows: indicatorColumn } = await conn.query(
-    `select 1 from information_schema.columns where table_schema = 'core' and table_name = 'fred_series' and column_name = 'indicator'`,
-  );
-  const withIndicators = indicatorColumn.length > 0;
-  const declared = series.filter((s) => s.indicator !== null);
-  if (!withIndicators && declared.length > 0) {
-    throw new ConfigError(
-      `pipelines.${runtime.pipeline}.options.series.${declared[0]!.series_id}.indicator: the database has no core.fred_series.indicator column; expected migration 0017 to be applied (bubblewatch migrate)`,
-    );
-  }
-  const columns: readonly (keyof FredSeriesRow)[] = withIndicators ? [...BASE_COLUMNS, ...INDICATOR_COLUMNS] : BASE_COLUMNS;
+  const columns: readonly (keyof FredSeriesRow)[] = [...BASE_COLUMNS, ...INDICATOR_COLUMNS];
   const updated = columns.filter((c) => c !== 'series_id');
   await conn.query(
     `insert into core.fred_series (${columns.join(', ')}, updated_at)
