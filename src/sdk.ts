@@ -18,6 +18,7 @@ export { delimitedText } from './engine/pipeline.js';
 export type {
   AnyPipeline,
   CheckSeverity,
+  ConfigIndicator,
   CopyValue,
   DataCheck,
   FileCheck,

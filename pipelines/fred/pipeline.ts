@@ -1,5 +1,5 @@
-import { code, decimal, definePipeline, isoDate, rowSchema, type AppConfig, type PipelineRuntime, type SqlConnection } from '../../src/sdk.js';
-import { fredOptionsSchema, fredSeries, fredSeriesRows, indicatorOf, type FredIndicator, type FredOptions, type FredSeriesRow } from './options.js';
+import { code, decimal, definePipeline, isoDate, rowSchema, type PipelineRuntime, type SqlConnection } from '../../src/sdk.js';
+import { fredOptionsSchema, fredSeries, fredSeriesRows, indicatorOf, type FredOptions, type FredSeriesRow } from './options.js';
 import { fredReader } from './reader.js';
 
 /**
@@ -91,6 +91,7 @@ export const fred = definePipeline({
     schedule: { cron: '0 8 * * *', timezone: 'America/New_York' },
   },
   guardedTables: [{ table: 'core.fred_observations', maxDrop: 0.5 }],
+  indicators: (options) => [...fredSeries(options)].flatMap(([id, series]) => indicatorOf(id, series) ?? []),
   views: ['analytics.fred_series', 'analytics.buffett_indicator'],
   // GDP comes about a month after its quarter; its observation is dated the quarter's first day,
   // so the newest one is normally under 7 months old.
@@ -115,13 +116,3 @@ export const fred = definePipeline({
     },
   ],
 });
-
-/**
- * The indicators the config declares on FRED series (pipelines.fred.options.series.<ID>.indicator),
- * for checking alert rules against: none when the fred pipeline is not configured.
- */
-export function configuredIndicators(config: Pick<AppConfig, 'pipelines'>): FredIndicator[] {
-  const entry = config.pipelines.get(fred.name);
-  if (!entry?.configured) return [];
-  return [...fredSeries(fred.optionsOf(entry.options))].flatMap(([id, series]) => indicatorOf(id, series) ?? []);
-}

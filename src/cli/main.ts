@@ -185,10 +185,10 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
   const rules = program.command('rules').description('check and test alert rules');
   rules
     .command('check')
-    .description('validate the alert rules in the config and list them')
+    .description('validate the alert rules in the config (each indicator must be declared) and list them')
     .option('--json', 'print JSON instead of a table')
-    .action((options: { json?: boolean }) => {
-      setExit(rulesCheckCommand(createContext(globals()), options));
+    .action(async (options: { json?: boolean }) => {
+      setExit(await rulesCheckCommand(createContext(globals()), options));
     });
   rules
     .command('test')

@@ -179,6 +179,22 @@ export interface PipelineSpec<S extends RowSpec<RowFields>, O> {
   readonly freshness?: FreshnessSpec;
   /** Tables that must not shrink by more than maxDrop (a fraction) between successful runs. */
   readonly guardedTables?: readonly { readonly table: string; readonly maxDrop: number; readonly severity?: 'error' | 'warn' }[];
+  /**
+   * Indicators this pipeline's options declare (FRED series marked as indicators), so that alert
+   * rules on them can be checked from the config alone. Indicators of the analytics views are
+   * declared in their models' yml (sql/models), not here.
+   */
+  readonly indicators?: (options: O) => readonly ConfigIndicator[];
+}
+
+/** An indicator declared in a pipeline's options. */
+export interface ConfigIndicator {
+  readonly name: string;
+  readonly family: string;
+  readonly unit: string | null;
+  readonly frequency: string;
+  readonly direction: string | null;
+  readonly description: string | null;
 }
 
 /** The options of a pipeline as its schema parsed them, or each problem as `pipelines.<name>.options…: message`. */
@@ -208,6 +224,8 @@ export interface PipelineDefinition {
   readonly partitions?: PartitionSpec;
   readonly freshness?: FreshnessSpec;
   readonly guardedTables?: readonly { readonly table: string; readonly maxDrop: number; readonly severity?: 'error' | 'warn' }[];
+  /** Indicators the options declare (see PipelineSpec.indicators); takes the options as the config loader parsed them. */
+  readonly indicators?: (options: unknown) => readonly ConfigIndicator[];
   /** Validates `pipelines.<name>.options` (the config loader calls this once, when the config loads). */
   readonly parseOptions: (raw: unknown) => OptionsResult;
 }
@@ -305,6 +323,7 @@ export function definePipeline<S extends RowSpec<RowFields>, O>(spec: PipelineSp
     ...(spec.partitions ? { partitions: spec.partitions } : {}),
     ...(spec.freshness ? { freshness: spec.freshness } : {}),
     ...(spec.guardedTables ? { guardedTables: spec.guardedTables } : {}),
+    ...(spec.indicators ? { indicators: (options: unknown) => spec.indicators!(optionsOf(options)) } : {}),
     parseOptions,
     optionsOf,
   };

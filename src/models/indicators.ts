@@ -32,6 +32,12 @@ export interface DeclaredIndicator {
    * test accepts every snake_case name.
    */
   readonly matches?: (name: string) => boolean;
+  /**
+   * True when the names come from outside the models (a custom series' id in its CSV, a FRED
+   * series' indicator in the config) and the declaration gives no narrower pattern: any
+   * snake_case name matches, so a check of a rule's indicator must ask the config or the data.
+   */
+  readonly open?: boolean;
 }
 
 const SNAKE = /^[a-z_][a-z0-9_]*$/;
@@ -56,6 +62,7 @@ export function indicatorsOf(models: readonly DeclaringModel[]): DeclaredIndicat
           description: d.description,
           view: model.name,
           matches: (name) => re.test(name),
+          ...(d.matches === undefined ? { open: true } : {}),
         });
       }
     }
@@ -69,24 +76,35 @@ export function findIndicator(name: string, declared: readonly DeclaredIndicator
   return fixed.length > 0 ? fixed : declared.filter((d) => d.matches?.(name) === true);
 }
 
-/** Up to `count` fixed names closest to `name` (edit distance), for "did you mean" in messages. */
+/** Up to `count` fixed names closest to `name`, for "did you mean" in messages. */
 export function nearestIndicatorNames(name: string, declared: readonly DeclaredIndicator[], count = 3): string[] {
-  const names = [...new Set(declared.filter((d) => d.matches === undefined).map((d) => d.name))];
-  return names
-    .map((n) => ({ n, d: editDistance(name, n) }))
-    .sort((a, b) => a.d - b.d || a.n.localeCompare(b.n))
-    .slice(0, count)
-    .map((x) => x.n);
+  return nearestNames(name, declared.filter((d) => d.matches === undefined).map((d) => d.name), count);
 }
 
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+/** Edit distance (insertions, deletions, substitutions, adjacent transpositions) between two names. */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur.push(Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
-    prev = cur;
+    for (let j = 1; j <= b.length; j++) {
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
+    }
   }
-  return prev[b.length]!;
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * The `count` names closest to `name`: by edit distance, then names that contain it or that it
+ * contains (`capex` → capex_ttm, capex_yoy …), then alphabetically.
+ */
+export function nearestNames(name: string, candidates: Iterable<string>, count = 3): string[] {
+  const lower = name.toLowerCase();
+  return [...new Set(candidates)]
+    .map((c) => ({ c, distance: editDistance(lower, c.toLowerCase()), related: c.includes(lower) || lower.includes(c) ? 0 : 1 }))
+    .sort((x, y) => x.distance - y.distance || x.related - y.related || x.c.localeCompare(y.c))
+    .slice(0, count)
+    .map((s) => s.c);
 }
 
 /** Two declarations of one indicator name in one family would give two rows per subject and period. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { editDistance, nearestNames, undeclaredIndicatorProblems } from '../../src/alerts/known-indicators.js';
+import { undeclaredIndicatorProblems } from '../../src/alerts/known-indicators.js';
 import { alertRuleSchema } from '../../src/alerts/rules.js';
+import { editDistance, nearestNames } from '../../src/models/index.js';
 
 const rule = (id: string, indicator: string) => alertRuleSchema.parse({ id, indicator, op: '>', threshold: 1 });
 
@@ -12,16 +13,17 @@ describe('known indicators', () => {
     expect(editDistance('', 'hhi')).toBe(3);
   });
 
-  it('names the nearest declared names first', () => {
+  it('names the nearest names first', () => {
     const names = ['cape', 'cape_shiller', 'capex', 'capex_ttm', 'hhi', 'top10_share'];
     expect(nearestNames('capee', names)).toEqual(['cape', 'capex', 'capex_ttm']);
     expect(nearestNames('top_10_share', names, 1)).toEqual(['top10_share']);
   });
 
   it('refuses a rule on an undeclared indicator, naming the rule id, its index and the nearest names', () => {
-    const known = new Set(['cape', 'cape_shiller', 'buffett_indicator_pct']);
+    const names = ['cape', 'cape_shiller', 'buffett_indicator_pct'];
+    const known = { has: (n: string) => names.includes(n), names };
     expect(undeclaredIndicatorProblems([rule('cape_high', 'cape'), rule('typo', 'capee')], known)).toEqual([
-      'alerts.rules.1 (id typo).indicator: "capee" is not a declared indicator, so the rule could never fire; expected one of the declared names, nearest: cape, cape_shiller, buffett_indicator_pct',
+      'alerts.rules.1 (id typo).indicator: "capee" is not a declared indicator, so the rule could never fire; expected a declared name, nearest: cape, cape_shiller, buffett_indicator_pct',
     ]);
     expect(undeclaredIndicatorProblems([rule('cape_high', 'cape')], known)).toEqual([]);
   });

@@ -1,7 +1,8 @@
 import { expect, it } from 'vitest';
-import { configuredIndicators, fred } from '../../pipelines/fred/pipeline.js';
+import { fred } from '../../pipelines/fred/pipeline.js';
 import { fredSeriesRows, type FredOptions } from '../../pipelines/fred/options.js';
 import { REGISTRY } from '../../pipelines/registry.js';
+import { configuredIndicators } from '../../src/alerts/known-indicators.js';
 import { loadConfig, resolveConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 
@@ -43,10 +44,10 @@ it('maps indicator: true and the long form to the indicator columns, with the de
 });
 
 it('lists the indicators the config declares, and none for the bundled config', () => {
-  expect(configuredIndicators(fredConfig({ UNRATE: { unit: 'percent', indicator: { family: 'labour', direction: 'higher' } } }))).toEqual([
+  expect(configuredIndicators(REGISTRY.pipelines, fredConfig({ UNRATE: { unit: 'percent', indicator: { family: 'labour', direction: 'higher' } } }))).toEqual([
     { series_id: 'UNRATE', name: 'unrate', subject: 'US', family: 'labour', frequency: 'irregular', direction: 'higher', unit: null, description: null },
   ]);
-  expect(configuredIndicators(loadConfig({ registry: REGISTRY, env: {} }))).toEqual([]);
+  expect(configuredIndicators(REGISTRY.pipelines, loadConfig({ registry: REGISTRY, env: {} }))).toEqual([]);
 });
 
 it('refuses indicators that are not snake_case, have unknown keys or values, or share a name', () => {

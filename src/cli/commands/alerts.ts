@@ -1,5 +1,7 @@
-import { replayRules } from '../../alerts/engine.js';
-import { ConfigError } from '../../errors.js';
+import { FAILING_FILES_INDICATOR, replayRules, STALENESS_INDICATOR } from '../../alerts/engine.js';
+import { configuredIndicators, undeclaredIndicatorProblems, type KnownIndicators } from '../../alerts/known-indicators.js';
+import { ConfigError, errorMessage } from '../../errors.js';
+import { declaredIndicators } from '../../models/index.js';
 import { formatTable, formatValue } from '../format.js';
 import { alertEnvironment, print, withDatabase, type CliContext } from '../context.js';
 
@@ -97,8 +99,46 @@ export async function alertsCommand(ctx: CliContext, options: { all?: boolean; s
   );
 }
 
-export function rulesCheckCommand(ctx: CliContext, options: { json?: boolean }): number {
+/**
+ * The indicators a rule may name: fixed names and narrow patterns (top{n}_share) declared in the
+ * models' yml, indicators the pipelines' options declare (FRED series), the built-in source
+ * health indicators, and — only when asked, because they come from loaded data — the names
+ * analytics.indicators lists from the data (custom series).
+ */
+function knownIndicators(ctx: CliContext, fromData: readonly string[] = []): KnownIndicators {
+  const declared = declaredIndicators();
+  const fixed = declared.filter((d) => d.matches === undefined).map((d) => d.name);
+  const narrow = declared.filter((d) => d.matches !== undefined && !d.open);
+  const names = new Set([...fixed, ...configuredIndicators(ctx.registry, ctx.config).map((i) => i.name), STALENESS_INDICATOR, FAILING_FILES_INDICATOR, ...fromData]);
+  return { has: (name) => names.has(name) || narrow.some((d) => d.matches!(name)), names: [...names] };
+}
+
+/**
+ * Problems with rules whose indicator is not declared. Names only the loaded data can declare
+ * (custom series) are looked up in the database when a rule needs them; when the database
+ * cannot be read, the problem says so.
+ */
+async function undeclaredRuleIndicators(ctx: CliContext): Promise<string[]> {
   const rules = ctx.config.alerts.rules;
+  const offline = undeclaredIndicatorProblems(rules, knownIndicators(ctx));
+  if (offline.length === 0) return [];
+  let fromData: string[];
+  try {
+    fromData = await withDatabase(ctx, 'bubblewatch rules check', (handle) =>
+      handle.withConnection(async (conn) => (await conn.query<{ indicator: string }>('select distinct indicator from analytics.indicators')).rows.map((r) => r.indicator)),
+    );
+  } catch (error) {
+    return offline.map((p) => `${p} (custom series names come from the loaded data, and the database could not be read: ${errorMessage(error)})`);
+  }
+  return undeclaredIndicatorProblems(rules, knownIndicators(ctx, fromData));
+}
+
+export async function rulesCheckCommand(ctx: CliContext, options: { json?: boolean }): Promise<number> {
+  const rules = ctx.config.alerts.rules;
+  const problems = await undeclaredRuleIndicators(ctx);
+  if (problems.length > 0) {
+    throw new ConfigError(`${ctx.config.file}: ${problems.length} alert rule(s) watch an indicator that is not declared`, problems);
+  }
   if (options.json) {
     print(ctx, JSON.stringify(rules, null, 2));
     return 0;
