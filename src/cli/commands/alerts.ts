@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { FAILING_FILES_INDICATOR, replayRules, STALENESS_INDICATOR } from '../../alerts/engine.js';
 import { configuredIndicators, undeclaredIndicatorProblems, type KnownIndicators } from '../../alerts/known-indicators.js';
 import { ConfigError, errorMessage } from '../../errors.js';
@@ -122,14 +123,21 @@ async function undeclaredRuleIndicators(ctx: CliContext): Promise<string[]> {
   const rules = ctx.config.alerts.rules;
   const offline = undeclaredIndicatorProblems(rules, knownIndicators(ctx));
   if (offline.length === 0) return [];
-  let fromData: string[];
+  const unreadable = (reason: string) => offline.map((p) => `${p} (custom series names come from the loaded data, and ${reason})`);
+  if (!ctx.config.databaseUrl && !existsSync(ctx.config.embeddedDir)) return unreadable(`there is no database at ${ctx.config.embeddedDir} yet`);
+  let fromData: string[] | undefined;
   try {
     fromData = await withDatabase(ctx, 'bubblewatch rules check', (handle) =>
-      handle.withConnection(async (conn) => (await conn.query<{ indicator: string }>('select distinct indicator from analytics.indicators')).rows.map((r) => r.indicator)),
+      handle.withConnection(async (conn) => {
+        const { rows: present } = await conn.query<{ ok: boolean }>(`select to_regclass('analytics.indicators') is not null as ok`);
+        if (!present[0]?.ok) return undefined;
+        return (await conn.query<{ indicator: string }>('select distinct indicator from analytics.indicators')).rows.map((r) => r.indicator);
+      }),
     );
   } catch (error) {
-    return offline.map((p) => `${p} (custom series names come from the loaded data, and the database could not be read: ${errorMessage(error)})`);
+    return unreadable(`the database could not be read: ${errorMessage(error)}`);
   }
+  if (fromData === undefined) return unreadable('the database has not been migrated yet (bubblewatch migrate)');
   return undeclaredIndicatorProblems(rules, knownIndicators(ctx, fromData));
 }
 
