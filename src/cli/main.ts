@@ -100,7 +100,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
   program
     .command('dashboard')
     .description('how stretched each indicator is against its own history: latest value, change, percentile, z-score')
-    .option('-f, --family <family>', 'only this family (hyperscaler, hyperscaler_group, market, valuation, custom)')
+    .option('-f, --family <family>', 'only this family (hyperscaler, hyperscaler_group, index_concentration, valuation, macro, custom; see analytics.indicators)')
     .option('-i, --indicator <name>', 'only this indicator')
     .option('-s, --subject <subject>', 'only this subject (a ticker, big5, SP500, US, …)')
     .option('--json', 'print JSON instead of a table')
