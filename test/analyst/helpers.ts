@@ -4,6 +4,7 @@ import { REGISTRY } from '../../pipelines/registry.js';
 import { runContext, type CliContext } from '../../src/cli/context.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { DatabaseHandle } from '../../src/db/connect.js';
+import type { AnyPipeline } from '../../src/engine/pipeline.js';
 import { runPipeline } from '../../src/engine/run-pipeline.js';
 import { memoryLogger } from '../helpers/pipelines.js';
 
@@ -26,10 +27,10 @@ export const silentLogger = pino({ level: 'silent' });
  * Every enabled pipeline of the bundled config over the bundled sample data (data/sample),
  * with alert evaluation after each run, as `bubblewatch run --all` does.
  */
-export async function loadBundledSample(handle: DatabaseHandle): Promise<void> {
+export async function loadBundledSample(handle: DatabaseHandle, pipelines: readonly AnyPipeline[] = REGISTRY.pipelines): Promise<void> {
   const ctx = testContext({});
   const run = runContext(ctx, handle);
-  for (const pipeline of ctx.registry) {
+  for (const pipeline of pipelines) {
     const config = ctx.config.pipelines.get(pipeline.name);
     if (!config?.enabled) continue;
     const summary = await runPipeline(run, pipeline, config, { trigger: 'manual' });

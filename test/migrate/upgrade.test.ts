@@ -1,4 +1,6 @@
 import { expect, it } from 'vitest';
+import { REGISTRY } from '../../pipelines/registry.js';
+import type { AnyPipeline } from '../../src/engine/pipeline.js';
 import { migrate, readMigrations } from '../../src/migrate/migrator.js';
 import { loadModels } from '../../src/models/index.js';
 import { loadBundledSample } from '../analyst/helpers.js';
@@ -14,6 +16,25 @@ import { dumpAnalytics } from '../models/analytics-dump.js';
  */
 
 const FILES = readMigrations();
+
+/**
+ * The pipelines as they were before 0017: the fred pipeline wrote core.fred_series without the
+ * indicator columns 0017 adds (today's writes them, as migrate always runs first).
+ */
+const PIPELINES_BEFORE_MODELS: readonly AnyPipeline[] = REGISTRY.pipelines.map((p) =>
+  p.name !== 'fred'
+    ? p
+    : {
+        ...p,
+        prepare: async (conn) => {
+          await conn.query(
+            `insert into core.fred_series (series_id, unit, scale, multiplier, description) values
+               ('GDP', 'USD', 'billions', 1e9, 'Gross domestic product, nominal, billions of dollars, seasonally adjusted annual rate (BEA via FRED)'),
+               ('NCBEILQ027S', 'USD', 'millions', 1e6, 'Nonfinancial corporate business; corporate equities; liability, level: market value, millions of dollars, end of quarter (Federal Reserve Z.1 via FRED)')`,
+          );
+        },
+      },
+);
 const BEFORE_MODELS = FILES.findIndex((f) => f.name.startsWith('0017_'));
 
 /** Rows per table of the raw, core and etl schemas. */
@@ -42,7 +63,7 @@ describeEachDatabase('an upgrade from before the models', (kind) => {
     const db = await useDatabase(kind, { migrated: false });
     const old = await migrate(db.handle, undefined, FILES.slice(0, BEFORE_MODELS));
     expect(old.rebuilt).toEqual([]);
-    await loadBundledSample(db.handle);
+    await loadBundledSample(db.handle, PIPELINES_BEFORE_MODELS);
     const counts = await tableCounts(db.handle);
     const figures = await dumpAnalytics(db.handle);
     expect(figures.size).toBe(18);
