@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
@@ -8,6 +7,7 @@ import { openDatabase } from '../src/db/connect.js';
 import { migrate } from '../src/migrate/migrator.js';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { findPostgresBinaries, startLocalServer, type LocalServer } from './helpers/postgres-server.js';
+import { scratchDir } from './helpers/scratch.js';
 
 /**
  * Built once per `npm test`:
@@ -41,7 +41,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const built = build();
   built.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled meanwhile
 
-  const root = mkdtempSync(join(tmpdir(), 'bubblewatch-test-'));
+  const root = mkdtempSync(join(scratchDir(), 'bubblewatch-test-'));
   const empty = join(root, 'pglite-empty');
   const migrated = join(root, 'pglite-migrated');
   const handle = await openDatabase({ embeddedDir: empty, command: 'test template' });

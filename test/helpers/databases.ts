@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { describe, inject, onTestFinished } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
 import { cliInProcess } from './cli.js';
+import { scratchDir } from './scratch.js';
 
 /**
  * Every database test runs twice: on PGlite and on a real PostgreSQL. Each test gets its
@@ -63,7 +63,7 @@ export type DatabaseTemplate = 'empty' | 'migrated' | 'sample';
 export async function createDatabase(kind: DbKind, template: DatabaseTemplate = 'migrated'): Promise<CreatedDatabase> {
   if (kind === 'pglite') {
     const source = template === 'sample' ? await sampleTemplate('pglite') : inject(template === 'migrated' ? 'pgliteMigratedTemplate' : 'pgliteEmptyTemplate');
-    const dir = mkdtempSync(join(tmpdir(), 'bubblewatch-pglite-'));
+    const dir = mkdtempSync(join(scratchDir(), 'bubblewatch-pglite-'));
     const folder = join(dir, 'db');
     cpSync(source, folder, { recursive: true });
     return { openOptions: { embeddedDir: folder }, env: { BUBBLEWATCH_EMBEDDED_DIR: folder }, where: folder, destroy: async () => rmSync(dir, { recursive: true, force: true }) };
