@@ -8,7 +8,7 @@ import { openDatabase } from '../../src/db/connect.js';
 import { acquireFolderLock, lockPathFor } from '../../src/db/folder-lock.js';
 import { LockError } from '../../src/errors.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
-import { cli } from '../helpers/cli.js';
+import { cliInProcess } from '../helpers/cli.js';
 import { makeInbox } from '../helpers/pipelines.js';
 
 /**
@@ -274,8 +274,8 @@ it('opens an embedded database folder that is a symbolic link, and locks the fol
   mkdirSync(join(base, 'volume'));
   cpSync(inject('pgliteMigratedTemplate'), join(base, 'volume', 'data'), { recursive: true });
   symlinkSync(join(base, 'volume', 'data'), join(base, 'db'));
-  // As a user runs it (this failed with "bubblewatch: [object Object]").
-  const migrated = await cli(['migrate'], { BUBBLEWATCH_EMBEDDED_DIR: join(base, 'db') });
+  // As a user runs it (this failed with "bubblewatch: [object Object]"): main, in this process.
+  const migrated = await cliInProcess(['migrate'], { BUBBLEWATCH_EMBEDDED_DIR: join(base, 'db') });
   expect(migrated.stderr).toBe('');
   expect(migrated).toMatchObject({ code: 0, stdout: expect.stringContaining(`pglite database at ${realpathSync(join(base, 'volume', 'data'))} is up to date`) as unknown });
 

@@ -54,22 +54,39 @@ export interface CreatedDatabase {
 }
 
 /**
- * What a new test database starts as: empty, migrated, or the bundled sample as
- * `bubblewatch start --once` with the bundled config leaves it (see sampleTemplate).
+ * What a new test database starts as: empty, migrated, the bundled sample as
+ * `bubblewatch start --once` with the bundled config leaves it (see sampleTemplate), or a
+ * database a test file filled once (fillTemplate).
  */
-export type DatabaseTemplate = 'empty' | 'migrated' | 'sample';
+export type DatabaseTemplate = 'empty' | 'migrated' | 'sample' | FilledTemplate;
+
+/** A database filled once, typically in a file's beforeAll, for its tests to copy: useDatabase(kind, { from }). */
+export interface FilledTemplate {
+  readonly kind: DbKind;
+  /** The PGlite folder or the PostgreSQL database that is copied. */
+  readonly source: string;
+  drop(): Promise<void>;
+}
 
 /** Create a fresh database (not opened): a copy of a PGlite template folder, or CREATE DATABASE … TEMPLATE. */
 export async function createDatabase(kind: DbKind, template: DatabaseTemplate = 'migrated'): Promise<CreatedDatabase> {
+  if (typeof template === 'object' && template.kind !== kind) throw new Error(`a ${kind} database cannot be copied from a ${template.kind} template (${template.source})`);
   if (kind === 'pglite') {
-    const source = template === 'sample' ? await sampleTemplate('pglite') : inject(template === 'migrated' ? 'pgliteMigratedTemplate' : 'pgliteEmptyTemplate');
+    const source =
+      typeof template === 'object' ? template.source
+      : template === 'sample' ? await sampleTemplate('pglite')
+      : inject(template === 'migrated' ? 'pgliteMigratedTemplate' : 'pgliteEmptyTemplate');
     const dir = mkdtempSync(join(scratchDir(), 'bubblewatch-pglite-'));
     const folder = join(dir, 'db');
     cpSync(source, folder, { recursive: true });
     return { openOptions: { embeddedDir: folder }, env: { BUBBLEWATCH_EMBEDDED_DIR: folder }, where: folder, destroy: async () => rmSync(dir, { recursive: true, force: true }) };
   }
   const base = postgresBase();
-  const source = template === 'sample' ? await sampleTemplate('postgres') : template === 'migrated' ? PG_TEMPLATE_DB : 'template0';
+  const source =
+    typeof template === 'object' ? template.source
+    : template === 'sample' ? await sampleTemplate('postgres')
+    : template === 'migrated' ? PG_TEMPLATE_DB
+    : 'template0';
   const name = `bw_test_${randomBytes(6).toString('hex')}`;
   await withAdmin(base, (admin) => admin.query(`create database ${name} template ${source}`));
   const url = databaseUrl(base, name);
@@ -79,6 +96,27 @@ export async function createDatabase(kind: DbKind, template: DatabaseTemplate = 
     where: url,
     destroy: () => withAdmin(base, (admin) => admin.query(`drop database if exists ${name} with (force)`)),
   };
+}
+
+/**
+ * A migrated database that `fill` loads once, for tests that each need the same fixture and
+ * would otherwise load it again: they copy it (useDatabase(kind, { from })) and may change
+ * their copy. Call in beforeAll and drop in afterAll; if `fill` fails, the database is kept and
+ * its place printed, as for a failed test.
+ */
+export async function fillTemplate(kind: DbKind, fill: (handle: DatabaseHandle) => Promise<void>): Promise<FilledTemplate> {
+  const created = await createDatabase(kind);
+  const handle = await openDatabase({ ...created.openOptions, command: 'vitest template' });
+  try {
+    await fill(handle);
+  } catch (error) {
+    process.stderr.write(`[bubblewatch tests] kept the ${kind} template whose filling failed at ${created.where}\n`);
+    throw error;
+  } finally {
+    await handle.close();
+  }
+  const source = kind === 'pglite' ? created.openOptions.embeddedDir : new URL(created.where).pathname.slice(1);
+  return { kind, source, drop: () => created.destroy() };
 }
 
 function postgresBase(): string {
@@ -206,10 +244,10 @@ async function loadSampleTemplate(kind: DbKind, dir: string): Promise<string> {
 
 /**
  * A fresh database for the current test: migrated; empty with `migrated: false`; holding the
- * bundled sample as `start --once` leaves it with `sample: true`.
+ * bundled sample as `start --once` leaves it with `sample: true`; a copy of `from`.
  */
-export async function useDatabase(kind: DbKind, options: { migrated?: boolean; sample?: boolean } = {}): Promise<TestDatabase> {
-  const template: DatabaseTemplate = options.sample ? 'sample' : options.migrated === false ? 'empty' : 'migrated';
+export async function useDatabase(kind: DbKind, options: { migrated?: boolean; sample?: boolean; from?: FilledTemplate } = {}): Promise<TestDatabase> {
+  const template: DatabaseTemplate = options.from ?? (options.sample ? 'sample' : options.migrated === false ? 'empty' : 'migrated');
   const { openOptions, env, where, destroy } = await createDatabase(kind, template);
   let open: DatabaseHandle | undefined = await openDatabase({ ...openOptions, command: 'vitest' });
   const db: TestDatabase = {
