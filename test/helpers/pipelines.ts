@@ -18,10 +18,13 @@ export function bundledShared(): Readonly<Record<string, unknown>> {
   return { ...config.shared, archives: config.archives };
 }
 
-/** A temporary inbox folder, removed after the test. */
-export function makeInbox(): string {
+/**
+ * A temporary inbox folder, removed after the test. A concurrent test passes its context's
+ * onTestFinished: the global one cannot tell which of the running tests registers.
+ */
+export function makeInbox(cleanup: (fn: () => void) => void = onTestFinished): string {
   const dir = mkdtempSync(join(scratchDir(), 'bubblewatch-inbox-'));
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  cleanup(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
