@@ -1,6 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
@@ -8,15 +7,18 @@ import { openDatabase } from '../src/db/connect.js';
 import { migrate } from '../src/migrate/migrator.js';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { findPostgresBinaries, startLocalServer, type LocalServer } from './helpers/postgres-server.js';
+import { scratchDir } from './helpers/scratch.js';
 
 /**
  * Built once per `npm test`:
- *  - the CLI (dist/), so CLI tests run the real binary;
+ *  - the CLI (dist/), so CLI tests run the real binary (built while the templates are made);
  *  - PGlite templates (an empty and a migrated data folder) that each test copies, since
  *    creating a PGlite database from scratch takes seconds;
  *  - the PostgreSQL half: TEST_DATABASE_URL if set, else a throwaway cluster from local
  *    binaries, else skipped with a line saying so. A migrated template database is made
  *    there too, and each test clones it (CREATE DATABASE … TEMPLATE).
+ *  - a folder where the first test that needs the bundled sample loads it once per database kind
+ *    (test/helpers/databases.ts, sampleTemplate), for the others to copy.
  */
 
 declare module 'vitest' {
@@ -25,15 +27,21 @@ declare module 'vitest' {
     pgliteMigratedTemplate: string;
     postgresUrl: string | null;
     postgresSkipReason: string | null;
+    sampleTemplateDir: string;
   }
 }
 
 export const PG_TEMPLATE_DB = 'bubblewatch_test_template';
+/** Kept in step with test/helpers/databases.ts, which this file does not import (it runs in the workers). */
+const PG_SAMPLE_DB = 'bubblewatch_test_sample';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  execFileSync('npm', ['run', '--silent', 'build'], { cwd: PACKAGE_ROOT, stdio: 'inherit' });
+  // The build (tsc, a process of its own) runs while this process makes the templates below,
+  // which import the sources, not dist/; only the tests need dist/, so it is awaited at the end.
+  const built = build();
+  built.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled meanwhile
 
-  const root = mkdtempSync(join(tmpdir(), 'bubblewatch-test-'));
+  const root = mkdtempSync(join(scratchDir(), 'bubblewatch-test-'));
   const empty = join(root, 'pglite-empty');
   const migrated = join(root, 'pglite-migrated');
   const handle = await openDatabase({ embeddedDir: empty, command: 'test template' });
@@ -44,6 +52,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await migratedHandle.close();
   project.provide('pgliteEmptyTemplate', empty);
   project.provide('pgliteMigratedTemplate', migrated);
+  const sampleDir = join(root, 'sample');
+  mkdirSync(sampleDir);
+  project.provide('sampleTemplateDir', sampleDir);
 
   let server: LocalServer | undefined;
   let url: string | null = process.env.TEST_DATABASE_URL ?? null;
@@ -74,6 +85,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     const version = (await admin.query<{ server_version: string }>('show server_version')).rows[0]?.server_version;
+    // A run cut short leaves its sample template behind on a TEST_DATABASE_URL server; the
+    // first test that needs the sample creates it again.
+    await admin.query(`drop database if exists ${PG_SAMPLE_DB}`);
     await admin.query(`drop database if exists ${PG_TEMPLATE_DB}`);
     await admin.query(`create database ${PG_TEMPLATE_DB} template template0 encoding 'UTF8'`);
     await admin.end();
@@ -86,11 +100,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   project.provide('postgresUrl', url);
   project.provide('postgresSkipReason', skipReason);
+  await built;
 
   return async () => {
     if (url) {
       const admin = new pg.Client({ connectionString: url });
       await admin.connect().catch(() => undefined);
+      await admin.query(`drop database if exists ${PG_SAMPLE_DB} with (force)`).catch(() => undefined);
       await admin.query(`drop database if exists ${PG_TEMPLATE_DB}`).catch(() => undefined);
       await admin.end().catch(() => undefined);
     }
@@ -98,6 +114,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
     server = undefined;
     rmSync(root, { recursive: true, force: true });
   };
+}
+
+/** `npm run build`, its output on this terminal. */
+function build(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('npm', ['run', '--silent', 'build'], { cwd: PACKAGE_ROOT, stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`npm run build exited ${code ?? signal}, expected 0 (its output is above)`))));
+  });
 }
 
 export function withDatabase(url: string, database: string): string {

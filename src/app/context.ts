@@ -77,9 +77,14 @@ export interface AppOptions {
   readonly rewriteReportAfterRun?: () => boolean;
 }
 
-export function createContext(options: GlobalOptions, out: NodeJS.WritableStream = process.stdout): CliContext {
-  const config = loadConfig({ file: options.config, registry: REGISTRY });
-  const logger = createLogger({ level: config.log.level, format: config.log.format });
+/** `io`: where log lines go (stderr by default) and the environment the config reads (process.env by default). */
+export function createContext(
+  options: GlobalOptions,
+  out: NodeJS.WritableStream = process.stdout,
+  io: { readonly stderr?: NodeJS.WritableStream; readonly env?: NodeJS.ProcessEnv } = {},
+): CliContext {
+  const config = loadConfig({ file: options.config, registry: REGISTRY, env: io.env });
+  const logger = createLogger({ level: config.log.level, format: config.log.format, destination: io.stderr });
   return { config, logger, registry: REGISTRY.pipelines, out };
 }
 

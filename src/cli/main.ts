@@ -25,14 +25,42 @@ import { escapeForTerminal } from './format.js';
  *   2  bad usage or configuration
  */
 
-function buildProgram(setExit: (code: number) => void): Command {
+/**
+ * Where a run of the command line reads and writes: the process's own streams and environment,
+ * or, for a caller that runs commands in its own process (the tests), streams of its choosing.
+ */
+export interface CliIo {
+  readonly stdout: NodeJS.WritableStream;
+  /** Error messages, commander's usage errors and the log lines. */
+  readonly stderr: NodeJS.WritableStream;
+  /**
+   * The environment main and the config loading read. Commander (BUBBLEWATCH_CONFIG) and a few
+   * commands read process.env themselves, so a caller in its own process sets those there too.
+   */
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** Columns of a terminal stream, for commander's help layout; 80 for a pipe or a file, as commander does. */
+function terminalColumns(stream: NodeJS.WritableStream): number {
+  const tty = stream as NodeJS.WriteStream;
+  return (tty.isTTY ? tty.columns : undefined) ?? 80;
+}
+
+function buildProgram(setExit: (code: number) => void, io: CliIo): Command {
   const program = new Command('bubblewatch')
     .description('Scheduled ETL and Postgres warehouse for the figures behind the "is AI infrastructure a bubble?" debate')
     .version(packageVersion(), '-V, --version', 'print the version')
     .addOption(new Option('-c, --config <file>', 'config file (YAML or JSON)').env('BUBBLEWATCH_CONFIG'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(text) })
+    // Subcommands inherit these streams when they are created below.
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      getOutHelpWidth: () => terminalColumns(io.stdout),
+      getErrHelpWidth: () => terminalColumns(io.stderr),
+      outputError: (text, write) => write(text),
+    })
     .addHelpText(
       'after',
       `
@@ -47,6 +75,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     );
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  const context = () => createContext(globals(), io.stdout, { stderr: io.stderr, env: io.env });
 
   program
     .command('migrate')
@@ -54,7 +83,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     .option('--status', 'show applied and pending migrations without applying any')
     .option('--json', 'print JSON instead of text')
     .action(async (options: { status?: boolean; json?: boolean }) => {
-      setExit(await migrateCommand(createContext(globals()), options));
+      setExit(await migrateCommand(context(), options));
     });
 
   program
@@ -68,7 +97,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     .option('--no-preview', 'do not print a preview of the loaded data')
     .option('--json', 'print the run summaries as JSON')
     .action(async (names: string[], options: { all?: boolean; fullRefresh?: boolean; json?: boolean; preview?: boolean; retryFailed?: boolean; retireMissing?: boolean }) => {
-      setExit(await runCommand(createContext(globals()), names, options));
+      setExit(await runCommand(context(), names, options));
     });
 
   program
@@ -80,7 +109,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     .option('--serve [port]', 'also serve the embedded database to psql/Grafana on a local port (default 5433)')
     .option('--serve-host <host>', 'interface for --serve', '127.0.0.1')
     .action(async (options: { once?: boolean; initialRun?: boolean; preview?: boolean; serve?: boolean | string; serveHost?: string }) => {
-      setExit(await startCommand(createContext(globals()), options));
+      setExit(await startCommand(context(), options));
     });
 
   program
@@ -94,7 +123,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     .option('-c, --concurrency <n>', 'partitions in flight at once', '1')
     .option('--json', 'print JSON instead of text')
     .action(async (name: string, options: BackfillOptions) => {
-      setExit(await backfillCommand(createContext(globals()), name, options));
+      setExit(await backfillCommand(context(), name, options));
     });
 
   program
@@ -105,7 +134,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     .option('-s, --subject <subject>', 'only this subject (a ticker, big5, SP500, US, …)')
     .option('--json', 'print JSON instead of a table')
     .action(async (options: { family?: string; indicator?: string; subject?: string; json?: boolean }) => {
-      setExit(await dashboardCommand(createContext(globals()), options));
+      setExit(await dashboardCommand(context(), options));
     });
 
   program
@@ -117,7 +146,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     .option('-n, --limit <n>', 'how many runs to list', '20')
     .option('--json', 'print JSON instead of a table')
     .action(async (runId: string | undefined, options: { pipeline?: string; status?: string; limit: string; json?: boolean }) => {
-      setExit(await runsCommand(createContext(globals()), runId, options));
+      setExit(await runsCommand(context(), runId, options));
     });
 
   program
@@ -125,7 +154,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     .description('each pipeline: last run, failures in a row, next scheduled tick, data freshness')
     .option('--json', 'print JSON instead of a table')
     .action(async (options: { json?: boolean }) => {
-      setExit(await statusCommand(createContext(globals()), options));
+      setExit(await statusCommand(context(), options));
     });
 
   program
@@ -134,7 +163,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     .option('-o, --out <file>', 'HTML file to write', 'report.html')
     .option('--json', 'print what was written (path, bytes, charts) as JSON')
     .action(async (options: { out: string; json?: boolean }) => {
-      setExit(await reportCommand(createContext(globals()), options));
+      setExit(await reportCommand(context(), options));
     });
 
   program
@@ -143,7 +172,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('-p, --port <port>', 'TCP port (0 picks a free one)', '5433')
     .action(async (options: { host: string; port: string }) => {
-      setExit(await sqlCommand(createContext(globals()), { host: options.host, port: options.port }));
+      setExit(await sqlCommand(context(), { host: options.host, port: options.port }));
     });
 
   program
@@ -155,7 +184,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     .option('--json', 'print JSON instead of text')
     .action(async (role: string, options: { passwordEnv?: string; include: string[]; json?: boolean }) => {
       setExit(
-        await grantAnalystCommand(createContext(globals()), role, {
+        await grantAnalystCommand(context(), role, {
           ...(options.passwordEnv ? { password_env: options.passwordEnv } : {}),
           include: options.include,
           ...(options.json ? { json: true } : {}),
@@ -169,7 +198,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     .option('-o, --out <file>', 'file to write, or - for stdout (default docs/views.md)')
     .option('--check', 'write nothing; exit 1 when the file differs from what the database generates')
     .action(async (options: { out?: string; check?: boolean }) => {
-      setExit(await docsCommand(createContext(globals()), options));
+      setExit(await docsCommand(context(), options));
     });
 
   program
@@ -179,7 +208,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     .option('--since <date>', 'transitions from this period on (implies --all)')
     .option('--json', 'print JSON instead of a table')
     .action(async (options: { all?: boolean; since?: string; json?: boolean }) => {
-      setExit(await alertsCommand(createContext(globals()), options));
+      setExit(await alertsCommand(context(), options));
     });
 
   const rules = program.command('rules').description('check and test alert rules');
@@ -188,7 +217,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     .description('validate the alert rules in the config (each indicator must be declared) and list them')
     .option('--json', 'print JSON instead of a table')
     .action(async (options: { json?: boolean }) => {
-      setExit(await rulesCheckCommand(createContext(globals()), options));
+      setExit(await rulesCheckCommand(context(), options));
     });
   rules
     .command('test')
@@ -198,7 +227,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     .option('--to <date>', 'replay history up to this period only')
     .option('--json', 'print JSON instead of text')
     .action(async (options: { rule?: string; from?: string; to?: string; json?: boolean }) => {
-      setExit(await rulesTestCommand(createContext(globals()), options));
+      setExit(await rulesTestCommand(context(), options));
     });
   for (const sub of rules.commands) sub.exitOverride().configureOutput({ outputError: (text, write) => write(text) });
 
@@ -207,7 +236,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
     .description('list the pipelines, their schedules and sources')
     .option('--json', 'print JSON instead of a table')
     .action((options: { json?: boolean }) => {
-      setExit(pipelinesCommand(createContext(globals()), options));
+      setExit(pipelinesCommand(context(), options));
     });
 
   for (const command of program.commands) {
@@ -216,11 +245,13 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.`,
   return program;
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
+  const streams: CliIo = { stdout: io.stdout ?? process.stdout, stderr: io.stderr ?? process.stderr, env: io.env ?? process.env };
+  const env = streams.env;
   let exitCode = 0;
   // Before anything can fail: the credentials in the environment never reach output.
-  rememberSecrets({ DATABASE_URL: process.env.DATABASE_URL, PGPASSWORD: process.env.PGPASSWORD, BUBBLEWATCH_ALERT_WEBHOOK: process.env.BUBBLEWATCH_ALERT_WEBHOOK });
-  const program = buildProgram((code) => (exitCode = code));
+  rememberSecrets({ DATABASE_URL: env.DATABASE_URL, PGPASSWORD: env.PGPASSWORD, BUBBLEWATCH_ALERT_WEBHOOK: env.BUBBLEWATCH_ALERT_WEBHOOK });
+  const program = buildProgram((code) => (exitCode = code), streams);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;
@@ -230,13 +261,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       return error.exitCode === 0 ? 0 : EXIT_USAGE;
     }
     if (error instanceof BubblewatchError) {
-      process.stderr.write(`bubblewatch: ${escapeForTerminal(redactSecrets(error.message))}\n`);
+      streams.stderr.write(`bubblewatch: ${escapeForTerminal(redactSecrets(error.message))}\n`);
       return error.exitCode;
     }
     const e = error instanceof Error ? error : new Error(describeThrown(error));
-    process.stderr.write(`bubblewatch: ${escapeForTerminal(redactSecrets(e.message))}\n`);
-    if (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace') {
-      process.stderr.write(escapeForTerminal(redactSecrets(e.stack ?? '')) + '\n');
+    streams.stderr.write(`bubblewatch: ${escapeForTerminal(redactSecrets(e.message))}\n`);
+    if (env.LOG_LEVEL === 'debug' || env.LOG_LEVEL === 'trace') {
+      streams.stderr.write(escapeForTerminal(redactSecrets(e.stack ?? '')) + '\n');
     }
     return EXIT_RUN_FAILED;
   }

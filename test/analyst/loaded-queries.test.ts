@@ -7,7 +7,6 @@ import { VIEW_EXAMPLES } from '../../src/analyst/examples.js';
 import type { DatabaseHandle } from '../../src/db/connect.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { describeEachDatabase, useDatabase } from '../helpers/databases.js';
-import { loadBundledSample } from './helpers.js';
 
 /**
  * On a database loaded with the whole bundled sample: every example query in docs/views.md and
@@ -46,8 +45,7 @@ async function run(handle: DatabaseHandle, sql: string, role?: string): Promise<
 
 describeEachDatabase('queries over the bundled sample', (kind) => {
   it('runs every documented example query and every Grafana panel query (as a read-only role), each returning rows', async () => {
-    const db = await useDatabase(kind);
-    await loadBundledSample(db.handle);
+    const db = await useDatabase(kind, { sample: true });
 
     const failures: string[] = [];
     for (const [view, examples] of Object.entries(VIEW_EXAMPLES)) {

@@ -2,9 +2,9 @@ import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { serveEmbedded, type EmbeddedServer, type ServeOptions } from '../../src/serve/wire-server.js';
-import { useDatabase } from '../helpers/databases.js';
+import { fillTemplate, useDatabase, type FilledTemplate } from '../helpers/databases.js';
 import { makeInbox } from '../helpers/pipelines.js';
 import {
   BAD_STARTUP_PACKETS,
@@ -42,10 +42,20 @@ const PACKETS = [
   { name: 'a startup packet without a user', bytes: BAD_STARTUP_PACKETS.withoutUser, message: /no PostgreSQL user name specified in startup packet: got the parameter "d", expected "user"/ },
 ] as const;
 
+// Every test serves the bundled custom series: loaded once, each test serving a copy of its own.
+let withSeries: FilledTemplate;
+/** Rows analytics.custom_series holds once the sample is loaded. */
+let expected: number;
+beforeAll(async () => {
+  withSeries = await fillTemplate('pglite', async (handle) => {
+    expected = await loadSampleSeries({ handle });
+  });
+});
+afterAll(() => withSeries?.drop());
+
 describe('bubblewatch sql, sent the malformed startup packets of issue 14', () => {
   it.each(PACKETS)('answers $name with FATAL 08P01, closes only that client, and still serves the views', async ({ bytes, message }) => {
-    const db = await useDatabase('pglite');
-    const expected = await loadSampleSeries(db);
+    const db = await useDatabase('pglite', { from: withSeries });
     await db.close();
     const { proc, port } = await startServing(['sql', '--port', '0'], db.env);
 
@@ -58,8 +68,7 @@ describe('bubblewatch sql, sent the malformed startup packets of issue 14', () =
   });
 
   it('reads no more than the startup cap of a 100 MB claim: the client is cut off, and the peak RSS does not jump', async () => {
-    const db = await useDatabase('pglite');
-    const expected = await loadSampleSeries(db);
+    const db = await useDatabase('pglite', { from: withSeries });
     await db.close();
     const { proc, port } = await startServing(['sql', '--port', '0'], db.env);
     expect(await countCustomSeries(port)).toBe(expected); // warm: the views have been read once
@@ -114,8 +123,7 @@ describe('bubblewatch sql, sent the malformed startup packets of issue 14', () =
 
 describe('bubblewatch start --serve, sent the same packets', () => {
   it('keeps ticking and serving, and SIGINT still stops it', async () => {
-    const db = await useDatabase('pglite');
-    const expected = await loadSampleSeries(db);
+    const db = await useDatabase('pglite', { from: withSeries });
     await db.close();
     const config = everySecondConfig(makeInbox(), SAMPLE_CUSTOM_SERIES);
     const { proc, port } = await startServing(['--config', config, 'start', '--no-initial-run', '--serve', '0'], db.env);
@@ -135,8 +143,7 @@ describe('bubblewatch start --serve, sent the same packets', () => {
 
 describe('bubblewatch start --serve, with a client holding a transaction open', () => {
   it('stops on SIGINT without waiting for that client: its transaction is rolled back first, so the waiting run finishes', async () => {
-    const db = await useDatabase('pglite');
-    await loadSampleSeries(db);
+    const db = await useDatabase('pglite', { from: withSeries });
     await db.close();
     const config = everySecondConfig(makeInbox(), SAMPLE_CUSTOM_SERIES);
     const { proc, port } = await startServing(['--config', config, 'start', '--no-initial-run', '--serve', '0'], db.env);
@@ -166,8 +173,7 @@ describe('bubblewatch start --serve, with a client holding a transaction open', 
 // ------------------------------------------------------------------ in-process protocol checks
 
 async function serve(options: Partial<ServeOptions> = {}): Promise<{ server: EmbeddedServer; expected: number }> {
-  const db = await useDatabase('pglite');
-  const expected = await loadSampleSeries(db);
+  const db = await useDatabase('pglite', { from: withSeries });
   const server = await serveEmbedded(db.handle, { port: 0, logger: silentLogger, ...options });
   onTestFinished(() => server.close());
   return { server, expected };

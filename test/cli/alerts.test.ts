@@ -2,11 +2,11 @@ import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/paths.js';
-import { cli } from '../helpers/cli.js';
+import { cliInProcess } from '../helpers/cli.js';
 import { describeEachDatabase, useDatabase } from '../helpers/databases.js';
 import { makeInbox, writeFile } from '../helpers/pipelines.js';
 
-/** `alerts`, `rules check` and `rules test` through the real binary, on the bundled custom series. */
+/** `alerts`, `rules check` and `rules test` through the command line (main, in this process), on the bundled custom series. */
 
 function setup(threshold: number): { dir: string; config: string } {
   const dir = makeInbox();
@@ -37,30 +37,30 @@ describeEachDatabase('alert commands', (kind) => {
     await db.close();
     const { config } = setup(10e9);
 
-    const run = await cli(['--config', config, 'run', '--all', '--no-preview'], db.env);
+    const run = await cliInProcess(['--config', config, 'run', '--all', '--no-preview'], db.env);
     expect(run.code, run.stderr.slice(-600)).toBe(0);
     const logs = run.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(logs).toContainEqual(
       expect.objectContaining({ level: 50, rule: 'openai_run_rate', subject: 'OpenAI', msg: expect.stringMatching(/^ALERT CRITICAL openai_run_rate firing for OpenAI \(since 2025-07-31; latest 2026-08-23\): OpenAI run-rate 40,000,000,000 in 2026-08-23$/) as unknown }),
     );
 
-    const open = await cli(['--config', config, 'alerts'], db.env);
+    const open = await cliInProcess(['--config', config, 'alerts'], db.env);
     expect(open.code).toBe(0);
     expect(open.stdout).toMatch(/critical\s+openai_run_rate\s+OpenAI\s+2025-07-31\s+2026-08-23\s+40,000,000,000\s+10,000,000,000/);
-    const history = await cli(['--config', config, 'alerts', '--all', '--json'], db.env);
+    const history = await cliInProcess(['--config', config, 'alerts', '--all', '--json'], db.env);
     expect((JSON.parse(history.stdout) as { transition: string }[]).map((h) => h.transition)).toEqual(['fired']);
 
-    const check = await cli(['--config', config, 'rules', 'check'], db.env);
+    const check = await cliInProcess(['--config', config, 'rules', 'check'], db.env);
     expect(check.code).toBe(0);
     expect(check.stdout).toMatch(/1 alert rule\(s\) valid/);
 
     // The analyst tries a higher threshold: the replay shows when it would have fired, and writes nothing.
     const { config: higher } = setup(20e9);
-    const test = await cli(['--config', higher, 'rules', 'test', '--rule', 'openai_run_rate'], db.env);
+    const test = await cliInProcess(['--config', higher, 'rules', 'test', '--rule', 'openai_run_rate'], db.env);
     expect(test.code, test.stderr.slice(-600)).toBe(0);
     expect(test.stdout).toMatch(/2026-03-29\s+OpenAI\s+fires\s+25,000,000,000\s+breach/);
     expect(test.stdout).toContain('now: OpenAI firing (latest 2026-08-23: 40,000,000,000)');
-    const after = await cli(['--config', config, 'alerts', '--all', '--json'], db.env);
+    const after = await cliInProcess(['--config', config, 'alerts', '--all', '--json'], db.env);
     expect(JSON.parse(after.stdout)).toHaveLength(1);
   });
 
@@ -69,7 +69,7 @@ describeEachDatabase('alert commands', (kind) => {
     await db.close();
     const dir = makeInbox();
     const config = writeFile(dir, 'bad.yaml', `alerts:\n  rules:\n    - { id: cape_high, indicator: cape, op: ">", threshold: 35, recover_below: 40 }\n`);
-    const result = await cli(['--config', config, 'rules', 'check'], db.env);
+    const result = await cliInProcess(['--config', config, 'rules', 'check'], db.env);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('alerts.rules.0.recover_below: got 40, expected at most the threshold 35');
   });

@@ -6,11 +6,15 @@ import { openDatabase } from '../../src/db/connect.js';
 import { PIPELINES } from '../../pipelines/registry.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { describeEachDatabase, useDatabase } from '../helpers/databases.js';
-import { cli } from '../helpers/cli.js';
+import { cli, cliInProcess } from '../helpers/cli.js';
 import { makeInbox, rows, writeFile } from '../helpers/pipelines.js';
 
-/** The real `bubblewatch` binary (built by the test setup), as a user would run it. */
-
+/**
+ * The command line as a user runs it. Most cases call main() in this process (cliInProcess:
+ * the same output and exit code without starting node and PGlite each time); the binary itself
+ * (built by the test setup) runs where the process matters: its start and exit code, and the
+ * lock between two processes on one embedded folder.
+ */
 
 function configFor(inbox: string): string {
   return writeFile(
@@ -22,30 +26,30 @@ function configFor(inbox: string): string {
 
 describe('bubblewatch CLI', () => {
   it('prints help for every command and exits 0', async () => {
-    const top = await cli(['--help']);
+    const top = await cliInProcess(['--help']);
     expect(top.code).toBe(0);
     for (const command of ['migrate', 'run', 'runs', 'pipelines']) expect(top.stdout).toContain(command);
     expect(top.stdout).toContain('Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration.');
     for (const command of ['migrate', 'run', 'runs', 'pipelines']) {
-      const help = await cli([command, '--help']);
+      const help = await cliInProcess([command, '--help']);
       expect(help.code, command).toBe(0);
       expect(help.stdout, command).toMatch(new RegExp(`Usage: bubblewatch ${command}`));
     }
   });
 
-  it('prints its version', async () => {
+  it('prints its version: the built binary starts and exits 0', async () => {
     const result = await cli(['--version']);
     expect(result).toMatchObject({ code: 0, stdout: expect.stringMatching(/^\d+\.\d+\.\d+\n$/) as unknown });
   });
 
   it('exits 2 on bad usage, with one clear message', async () => {
-    const unknown = await cli(['frobnicate']);
+    const unknown = await cliInProcess(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command 'frobnicate'/);
-    const noTarget = await cli(['run']);
+    const noTarget = await cliInProcess(['run']);
     expect(noTarget.code).toBe(2);
     expect(noTarget.stderr).toBe(`bubblewatch: name the pipelines to run, or --all (pipelines: ${PIPELINES.map((p) => p.name).join(', ')})\n`);
-    const noSuch = await cli(['run', 'nope']);
+    const noSuch = await cliInProcess(['run', 'nope']);
     expect(noSuch.code).toBe(2);
     expect(noSuch.stderr).toContain(`nope: no such pipeline (known: ${PIPELINES.map((p) => p.name).join(', ')})`);
   });
@@ -53,22 +57,22 @@ describe('bubblewatch CLI', () => {
   it('exits 2 on a bad config file and names each problem', async () => {
     const dir = makeInbox();
     const file = writeFile(dir, 'bad.yaml', 'pipelines:\n  custom-series:\n    schedule:\n      cron: "every morning"\n    sources:\n      - path: ./inbox\n');
-    const result = await cli(['--config', file, 'pipelines']);
+    const result = await cliInProcess(['--config', file, 'pipelines']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`bubblewatch: ${file}: invalid configuration\n  - pipelines.custom-series.schedule.cron: invalid cron expression "every morning"`);
-    const viaEnv = await cli(['pipelines'], { BUBBLEWATCH_CONFIG: file });
+    const viaEnv = await cliInProcess(['pipelines'], { BUBBLEWATCH_CONFIG: file });
     expect(viaEnv.code).toBe(2);
   });
 
   it('never prints the password of DATABASE_URL', async () => {
-    const result = await cli(['migrate'], { DATABASE_URL: 'postgres://analyst:s3cr3t-pw@127.0.0.1:1/warehouse' });
+    const result = await cliInProcess(['migrate'], { DATABASE_URL: 'postgres://analyst:s3cr3t-pw@127.0.0.1:1/warehouse' });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('cannot connect to PostgreSQL at postgres://analyst:***@127.0.0.1:1/warehouse');
     expect(result.stdout + result.stderr).not.toContain('s3cr3t-pw');
   });
 
   it('lists pipelines with their schedule and sources', async () => {
-    const result = await cli(['pipelines']);
+    const result = await cliInProcess(['pipelines']);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/custom-series\s+enabled\s+15 6 \* \* \* \(UTC\)/);
   });
@@ -82,13 +86,13 @@ describeEachDatabase('bubblewatch CLI on a database', (kind) => {
     const config = configFor(dir);
     copyFileSync(join(PACKAGE_ROOT, 'test', 'fixtures', 'custom-series', 'bad_rows.csv'), writeFile(dir, 'inbox/bad_rows.csv', ''));
 
-    const migrate = await cli(['--config', config, 'migrate'], db.env);
+    const migrate = await cliInProcess(['--config', config, 'migrate'], db.env);
     expect(migrate.code, migrate.stderr).toBe(0);
     expect(migrate.stdout).toMatch(/migrated to version \d+:\n  applied 0001_schemas_and_run_ledger\.sql/);
-    const again = await cli(['--config', config, 'migrate'], db.env);
+    const again = await cliInProcess(['--config', config, 'migrate'], db.env);
     expect(again.stdout).toMatch(/is up to date \(version \d+\); nothing to apply/);
 
-    const run = await cli(['--config', config, 'run', '--all'], db.env);
+    const run = await cliInProcess(['--config', config, 'run', '--all'], db.env);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/1\s+custom-series\s+succeeded\s+1\s+0\s+0\s+8\s+2\s+6\s+0/);
     expect(run.stdout).toContain('bad_rows.csv: 2 row(s) loaded, 6 rejected');
@@ -97,22 +101,22 @@ describeEachDatabase('bubblewatch CLI on a database', (kind) => {
     const logs = run.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(logs).toContainEqual(expect.objectContaining({ pipeline: 'custom-series', run_id: 1, level: 40 }));
 
-    const rerun = await cli(['--config', config, 'run', 'custom-series', '--json'], db.env);
+    const rerun = await cliInProcess(['--config', config, 'run', 'custom-series', '--json'], db.env);
     expect(rerun.code).toBe(0);
     const [summary] = JSON.parse(rerun.stdout) as Record<string, unknown>[];
     expect(summary).toMatchObject({ run_id: 2, status: 'succeeded', files_loaded: 0, files_skipped: 1, rows_read: 0 });
 
-    const runs = await cli(['--config', config, 'runs'], db.env);
+    const runs = await cliInProcess(['--config', config, 'runs'], db.env);
     expect(runs.code).toBe(0);
     expect(runs.stdout).toMatch(/2\s+custom-series\s+manual\s+succeeded\s.+0\+1s\s+0\s+0\s+0\s+0/);
     expect(runs.stdout).toMatch(/1\s+custom-series\s+manual\s+succeeded\s.+1\+0s\s+8\s+2\s+6\s+0/);
 
-    const detail = await cli(['--config', config, 'runs', '1'], db.env);
+    const detail = await cliInProcess(['--config', config, 'runs', '1'], db.env);
     expect(detail.code).toBe(0);
     expect(detail.stdout).toContain('rows read 8 = loaded 2 + rejected 6 + skipped 0');
     expect(detail.stdout).toMatch(/bad_rows\.csv\s+3\s+date \(3\)\s+"2025-02-30"\s+column 'date': got "2025-02-30", expected a real calendar date YYYY-MM-DD/);
 
-    const missing = await cli(['--config', config, 'runs', '99'], db.env);
+    const missing = await cliInProcess(['--config', config, 'runs', '99'], db.env);
     expect(missing).toMatchObject({ code: 2, stderr: 'bubblewatch: run 99 does not exist (see bubblewatch runs)\n' });
   });
 
@@ -122,7 +126,7 @@ describeEachDatabase('bubblewatch CLI on a database', (kind) => {
     const dir = makeInbox();
     const config = configFor(dir);
     writeFile(dir, 'inbox/broken.csv', 'series,subject,date\nx,y,2025-01-01\n');
-    const run = await cli(['--config', config, 'run', '--all'], db.env);
+    const run = await cliInProcess(['--config', config, 'run', '--all'], db.env);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/run 1 FAILED, nothing from it was kept: .*broken\.csv:1: the header lacks required column value/);
     const handle = await db.reopen();

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { cli } from '../helpers/cli.js';
+import { cliInProcess } from '../helpers/cli.js';
 import { describeEachDatabase, useDatabase } from '../helpers/databases.js';
 import { makeInbox, writeFile } from '../helpers/pipelines.js';
 
@@ -62,44 +62,44 @@ describeEachDatabase('terminal escapes in data', (kind) => {
       ].join('\n') + '\n',
     );
 
-    const run = await cli(['--config', file, 'run', 'custom-series'], db.env);
+    const run = await cliInProcess(['--config', file, 'run', 'custom-series'], db.env);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('OpenAI\\x1b[2J\\x1b[H');
     expect(run.stdout).toContain('\\u202eIAnepO\\u202c');
     expect(run.stdout).toContain('xAI\\u009b2J');
     expect(run.stdout).not.toMatch(RAW);
 
-    const dashboard = await cli(['--config', file, 'dashboard', '--family', 'custom'], db.env);
+    const dashboard = await cliInProcess(['--config', file, 'dashboard', '--family', 'custom'], db.env);
     expect(dashboard.code, dashboard.stderr).toBe(0);
     expect(dashboard.stdout).toContain('OpenAI\\x1b[2J\\x1b[H');
     expect(dashboard.stdout).not.toMatch(RAW);
 
-    const detail = await cli(['--config', file, 'runs', '1'], db.env);
+    const detail = await cliInProcess(['--config', file, 'runs', '1'], db.env);
     expect(detail.code, detail.stderr).toBe(0);
     // The reject's reason quotes the value as JSON does (\u001b); either way nothing raw is printed.
     expect(detail.stdout).toContain(`column 'series': got "vc\\u001b[2J\\u001b[Hshare"`);
     expect(detail.stdout).not.toMatch(RAW);
 
     for (const args of [['runs'], ['alerts'], ['status']]) {
-      const out = await cli(['--config', file, ...args], db.env);
+      const out = await cliInProcess(['--config', file, ...args], db.env);
       expect(out.code, `${args.join(' ')}: ${out.stderr}`).toBe(0);
       expect(out.stdout, args.join(' ')).not.toMatch(RAW);
     }
-    const alerts = await cli(['--config', file, 'alerts'], db.env);
+    const alerts = await cliInProcess(['--config', file, 'alerts'], db.env);
     expect(alerts.stdout).toContain('OpenAI\\x1b[2J\\x1b[H');
 
     // JSON: the same characters, exactly, once parsed.
-    const json = await cli(['--config', file, 'dashboard', '--family', 'custom', '--json'], db.env);
+    const json = await cliInProcess(['--config', file, 'dashboard', '--family', 'custom', '--json'], db.env);
     expect(json.stdout).not.toMatch(RAW);
     const rows = JSON.parse(json.stdout) as { subject: string }[];
     expect(rows.map((r) => r.subject).sort()).toEqual([SUBJECT, RLO_SUBJECT, C1_SUBJECT].sort());
-    const detailJson = JSON.parse((await cli(['--config', file, 'runs', '1', '--json'], db.env)).stdout) as { rejects: { value: string }[] };
+    const detailJson = JSON.parse((await cliInProcess(['--config', file, 'runs', '1', '--json'], db.env)).stdout) as { rejects: { value: string }[] };
     expect(detailJson.rejects.map((r) => r.value)).toEqual([`vc${CLEAR}share`]);
-  }, 300_000); // eight processes, each loading the embedded database
+  });
 });
 
 it('shows an error message holding escapes escaped', async () => {
-  const result = await cli(['run', `nope${CLEAR}\u202E`]);
+  const result = await cliInProcess(['run', `nope${CLEAR}\u202E`]);
   expect(result.code).toBe(2);
   expect(result.stderr).toContain('nope\\x1b[2J\\x1b[H\\u202e: no such pipeline');
   expect(result.stderr).not.toMatch(RAW);

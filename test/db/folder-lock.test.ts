@@ -8,7 +8,7 @@ import { openDatabase } from '../../src/db/connect.js';
 import { acquireFolderLock, lockPathFor } from '../../src/db/folder-lock.js';
 import { LockError } from '../../src/errors.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
-import { cli } from '../helpers/cli.js';
+import { cliInProcess } from '../helpers/cli.js';
 import { makeInbox } from '../helpers/pipelines.js';
 
 /**
@@ -17,8 +17,11 @@ import { makeInbox } from '../helpers/pipelines.js';
  * or it was written in another container or host (its lease is watched until it lapses).
  */
 
-function folder(): string {
-  return join(makeInbox(), 'db');
+/** Cleanup registration: the global onTestFinished, or a concurrent test's own. */
+type Cleanup = (fn: () => void) => void;
+
+function folder(cleanup: Cleanup = onTestFinished): string {
+  return join(makeInbox(cleanup), 'db');
 }
 
 /** What /proc says about a process, read here independently of the code under test. */
@@ -67,8 +70,8 @@ function ageFile(path: string, seconds: number): void {
 }
 
 /** A node process that takes the lock with the built code and holds it until killed. */
-function holder(dir: string, wrap: string[] = []): ChildProcess & { ready: Promise<string> } {
-  const script = join(makeInbox(), 'hold.mjs');
+function holder(dir: string, wrap: string[] = [], cleanup: Cleanup = onTestFinished): ChildProcess & { ready: Promise<string> } {
+  const script = join(makeInbox(cleanup), 'hold.mjs');
   writeFileSync(
     script,
     `import { acquireFolderLock } from ${JSON.stringify(join(PACKAGE_ROOT, 'dist/src/db/folder-lock.js'))};
@@ -90,7 +93,7 @@ setInterval(() => {}, 60_000);
     child.on('exit', (code, signal) => reject(new Error(`holder exited (${code ?? signal}) before taking the lock: ${err}`)));
   });
   child.ready.catch(() => {});
-  onTestFinished(() => void child.kill('SIGKILL'));
+  cleanup(() => void child.kill('SIGKILL'));
   return child;
 }
 
@@ -274,8 +277,8 @@ it('opens an embedded database folder that is a symbolic link, and locks the fol
   mkdirSync(join(base, 'volume'));
   cpSync(inject('pgliteMigratedTemplate'), join(base, 'volume', 'data'), { recursive: true });
   symlinkSync(join(base, 'volume', 'data'), join(base, 'db'));
-  // As a user runs it (this failed with "bubblewatch: [object Object]").
-  const migrated = await cli(['migrate'], { BUBBLEWATCH_EMBEDDED_DIR: join(base, 'db') });
+  // As a user runs it (this failed with "bubblewatch: [object Object]"): main, in this process.
+  const migrated = await cliInProcess(['migrate'], { BUBBLEWATCH_EMBEDDED_DIR: join(base, 'db') });
   expect(migrated.stderr).toBe('');
   expect(migrated).toMatchObject({ code: 0, stdout: expect.stringContaining(`pglite database at ${realpathSync(join(base, 'volume', 'data'))} is up to date`) as unknown });
 
@@ -302,21 +305,23 @@ it('says what is wrong when the embedded database folder is a link to nothing', 
 
 const root = process.getuid?.() === 0 && spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status === 0;
 
-describe.skipIf(!root)('in PID namespaces, as in containers (unshare, as root)', () => {
-  it('PID 1 of a killed container is reclaimed by PID 1 of the next one', async () => {
-    const dir = folder();
-    const first = holder(dir, ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child']);
+// Each case mostly waits for a lease to lapse (15 s): they wait at the same time. Their folders
+// and holders are their own; cleanups go through each test's context (`onTestFinished` below).
+describe.skipIf(!root)('in PID namespaces, as in containers (unshare, as root)', { concurrent: true }, () => {
+  it('PID 1 of a killed container is reclaimed by PID 1 of the next one', async ({ onTestFinished, expect }) => {
+    const dir = folder(onTestFinished);
+    const first = holder(dir, ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'], onTestFinished);
     expect(await first.ready).toBe('held 1');
     first.kill('SIGKILL');
     await exited(first);
-    const second = holder(dir, ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child']);
+    const second = holder(dir, ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'], onTestFinished);
     // Immediately when the kernel gave the new container the dead one's namespace id; else once the lease lapses.
     expect(await second.ready).toBe('held 1');
   }, 40_000);
 
-  it('a live holder in another container is refused; once it is killed, its lease lapses and the lock is reclaimed', async () => {
-    const dir = folder();
-    const other = holder(dir, ['unshare', '--pid', '--uts', '--fork', '--mount-proc', '--kill-child', 'sh', '-c', 'hostname bubblewatch-other && exec "$@"', 'sh']);
+  it('a live holder in another container is refused; once it is killed, its lease lapses and the lock is reclaimed', async ({ onTestFinished, expect }) => {
+    const dir = folder(onTestFinished);
+    const other = holder(dir, ['unshare', '--pid', '--uts', '--fork', '--mount-proc', '--kill-child', 'sh', '-c', 'hostname bubblewatch-other && exec "$@"', 'sh'], onTestFinished);
     expect(await other.ready).toBe('held 1');
     await expect(acquireFolderLock(dir, 'test')).rejects.toThrow(/in use by process 1 on bubblewatch-other .*its lease was renewed while this process watched it/);
     other.kill('SIGKILL');

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { onTestFinished } from 'vitest';
+import { main } from '../../src/cli/main.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 
 /**
@@ -18,11 +20,16 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The environment a `bubblewatch` run gets: a clean one (JSON log lines) plus `env`. */
+function cliEnvironment(env: Readonly<Record<string, string>>): Record<string, string> {
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BUBBLEWATCH_LOG_FORMAT: 'json', ...env };
+}
+
 /** Run the built `bubblewatch` binary as a user would, with a clean environment plus `env`. */
-export function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+export function cli(args: string[], env: Readonly<Record<string, string>> = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...CHILD_NODE_FLAGS, join(PACKAGE_ROOT, 'bin', 'bubblewatch.js'), ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BUBBLEWATCH_LOG_FORMAT: 'json', ...env },
+      env: cliEnvironment(env),
       cwd: PACKAGE_ROOT,
     });
     let stdout = '';
@@ -32,6 +39,47 @@ export function cli(args: string[], env: Record<string, string> = {}): Promise<C
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * Run the command line in this process: `main(args)` with the environment `cli` would give the
+ * binary, its output captured. The same result as `cli` without a process start (node, the
+ * modules and PGlite's WebAssembly, seconds each time), for cases that test a command, not the
+ * process: signals, locks between processes, a closed stdout and the binary's own startup keep
+ * using `cli`/`bubblewatch`. process.env is the run's environment for the duration of the call
+ * (commander and some commands read it there) and is restored after; tests in a worker run one
+ * at a time, so no other test sees it. Output written straight to process.stdout/stderr (not
+ * through main's streams) is not captured: backfill's progress line, for one.
+ */
+export async function cliInProcess(args: string[], env: Readonly<Record<string, string>> = {}): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const sink = (append: (text: string) => void) =>
+    new Writable({
+      decodeStrings: false,
+      write(chunk: Buffer | string, _encoding, callback) {
+        append(chunk.toString());
+        callback();
+      },
+    });
+  const saved = replaceEnvironment(cliEnvironment(env));
+  try {
+    const code = await main(args, { stdout: sink((t) => (stdout += t)), stderr: sink((t) => (stderr += t)), env: process.env });
+    return { code, stdout, stderr };
+  } finally {
+    replaceEnvironment(saved);
+  }
+}
+
+/** Make process.env exactly `env`; returns what it was. */
+function replaceEnvironment(env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
+  const before = { ...process.env };
+  for (const key of Object.keys(process.env)) if (!(key in env)) delete process.env[key];
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+  }
+  return before;
 }
 
 /** A `bubblewatch` process still running: its output so far, and its exit code once it ends. */

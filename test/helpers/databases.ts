@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { describe, inject, onTestFinished } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
+import { cliInProcess } from './cli.js';
+import { scratchDir } from './scratch.js';
 
 /**
  * Every database test runs twice: on PGlite and on a real PostgreSQL. Each test gets its
@@ -16,6 +18,8 @@ import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
 export type DbKind = 'pglite' | 'postgres';
 export const DB_KINDS: readonly DbKind[] = ['pglite', 'postgres'];
 const PG_TEMPLATE_DB = 'bubblewatch_test_template';
+/** The PostgreSQL template holding the bundled sample (test/global-setup.ts drops it at the end). */
+export const PG_SAMPLE_DB = 'bubblewatch_test_sample';
 
 export interface TestDatabase {
   readonly kind: DbKind;
@@ -49,44 +53,202 @@ export interface CreatedDatabase {
   destroy(): Promise<void>;
 }
 
-/** Create a fresh database (not opened): a copy of the PGlite template folder, or CREATE DATABASE … TEMPLATE. */
-export async function createDatabase(kind: DbKind, migrated = true): Promise<CreatedDatabase> {
+/**
+ * What a new test database starts as: empty, migrated, the bundled sample as
+ * `bubblewatch start --once` with the bundled config leaves it (see sampleTemplate), or a
+ * database a test file filled once (fillTemplate).
+ */
+export type DatabaseTemplate = 'empty' | 'migrated' | 'sample' | FilledTemplate;
+
+/** A database filled once, typically in a file's beforeAll, for its tests to copy: useDatabase(kind, { from }). */
+export interface FilledTemplate {
+  readonly kind: DbKind;
+  /** The PGlite folder or the PostgreSQL database that is copied. */
+  readonly source: string;
+  drop(): Promise<void>;
+}
+
+/** Create a fresh database (not opened): a copy of a PGlite template folder, or CREATE DATABASE … TEMPLATE. */
+export async function createDatabase(kind: DbKind, template: DatabaseTemplate = 'migrated'): Promise<CreatedDatabase> {
+  if (typeof template === 'object' && template.kind !== kind) throw new Error(`a ${kind} database cannot be copied from a ${template.kind} template (${template.source})`);
   if (kind === 'pglite') {
-    const dir = mkdtempSync(join(tmpdir(), 'bubblewatch-pglite-'));
+    const source =
+      typeof template === 'object' ? template.source
+      : template === 'sample' ? await sampleTemplate('pglite')
+      : inject(template === 'migrated' ? 'pgliteMigratedTemplate' : 'pgliteEmptyTemplate');
+    const dir = mkdtempSync(join(scratchDir(), 'bubblewatch-pglite-'));
     const folder = join(dir, 'db');
-    cpSync(inject(migrated ? 'pgliteMigratedTemplate' : 'pgliteEmptyTemplate'), folder, { recursive: true });
+    cpSync(source, folder, { recursive: true });
     return { openOptions: { embeddedDir: folder }, env: { BUBBLEWATCH_EMBEDDED_DIR: folder }, where: folder, destroy: async () => rmSync(dir, { recursive: true, force: true }) };
   }
-  const base = inject('postgresUrl');
-  if (!base) throw new Error(`PostgreSQL is not available: ${inject('postgresSkipReason')}`);
+  const base = postgresBase();
+  const source =
+    typeof template === 'object' ? template.source
+    : template === 'sample' ? await sampleTemplate('postgres')
+    : template === 'migrated' ? PG_TEMPLATE_DB
+    : 'template0';
   const name = `bw_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  try {
-    await admin.query(`create database ${name} template ${migrated ? PG_TEMPLATE_DB : 'template0'}`);
-  } finally {
-    await admin.end();
-  }
+  await withAdmin(base, (admin) => admin.query(`create database ${name} template ${source}`));
   const url = databaseUrl(base, name);
   return {
     openOptions: { databaseUrl: url, embeddedDir: '' },
     env: { DATABASE_URL: url },
     where: url,
-    destroy: async () => {
-      const a = new pg.Client({ connectionString: base });
-      await a.connect();
-      try {
-        await a.query(`drop database if exists ${name} with (force)`);
-      } finally {
-        await a.end();
-      }
-    },
+    destroy: () => withAdmin(base, (admin) => admin.query(`drop database if exists ${name} with (force)`)),
   };
 }
 
-/** A fresh database for the current test, migrated unless `migrated: false`. */
-export async function useDatabase(kind: DbKind, options: { migrated?: boolean } = {}): Promise<TestDatabase> {
-  const { openOptions, env, where, destroy } = await createDatabase(kind, options.migrated ?? true);
+/**
+ * A migrated database that `fill` loads once, for tests that each need the same fixture and
+ * would otherwise load it again: they copy it (useDatabase(kind, { from })) and may change
+ * their copy. Call in beforeAll and drop in afterAll; if `fill` fails, the database is kept and
+ * its place printed, as for a failed test.
+ */
+export async function fillTemplate(kind: DbKind, fill: (handle: DatabaseHandle) => Promise<void>): Promise<FilledTemplate> {
+  const created = await createDatabase(kind);
+  const handle = await openDatabase({ ...created.openOptions, command: 'vitest template' });
+  try {
+    await fill(handle);
+  } catch (error) {
+    process.stderr.write(`[bubblewatch tests] kept the ${kind} template whose filling failed at ${created.where}\n`);
+    throw error;
+  } finally {
+    await handle.close();
+  }
+  const source = kind === 'pglite' ? created.openOptions.embeddedDir : new URL(created.where).pathname.slice(1);
+  return { kind, source, drop: () => created.destroy() };
+}
+
+function postgresBase(): string {
+  const base = inject('postgresUrl');
+  if (!base) throw new Error(`PostgreSQL is not available: ${inject('postgresSkipReason')}`);
+  return base;
+}
+
+async function withAdmin(base: string, fn: (admin: pg.Client) => Promise<unknown>): Promise<void> {
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  try {
+    await fn(admin);
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * Replace what a test database holds with the bundled sample as `start --once` leaves it (the
+ * database is closed first; reopen it after). The same state as running `start --once` on it,
+ * at the cost of a folder copy or a CREATE DATABASE … TEMPLATE instead of a load.
+ */
+export async function replaceWithSample(db: TestDatabase): Promise<void> {
+  await db.close();
+  const template = await sampleTemplate(db.kind);
+  if (db.kind === 'pglite') {
+    const folder = db.openOptions.embeddedDir;
+    rmSync(folder, { recursive: true, force: true });
+    cpSync(template, folder, { recursive: true });
+    return;
+  }
+  const url = db.openOptions.databaseUrl!;
+  const name = new URL(url).pathname.slice(1);
+  await withAdmin(postgresBase(), async (admin) => {
+    await admin.query(`drop database if exists ${name} with (force)`);
+    await admin.query(`create database ${name} template ${template}`);
+  });
+}
+
+// ------------------------------------------------------------------ the bundled sample, loaded once
+
+/** How long a worker waits for the other one to finish loading the sample template. */
+const SAMPLE_WAIT_MS = 100_000;
+
+const sampleTemplates = new Map<DbKind, Promise<string>>();
+
+/**
+ * The bundled sample loaded once per `npm test` and database kind, for tests that only need the
+ * state it leaves (reports, views, example queries): the PGlite folder or PostgreSQL template
+ * database to copy. Loading takes about 10 s a database, so it happens only when a test first
+ * asks, in whichever worker asks first (an atomic mkdir says which); the other worker waits for
+ * the marker it writes. A failed load is recorded in the marker, and every test that needs the
+ * sample fails with its message. Workers keep their files' modules (isolate: false), so each
+ * worker asks the folder once.
+ */
+export function sampleTemplate(kind: DbKind): Promise<string> {
+  let template = sampleTemplates.get(kind);
+  if (!template) {
+    template = obtainSampleTemplate(kind);
+    sampleTemplates.set(kind, template);
+  }
+  return template;
+}
+
+interface SampleMarker {
+  readonly template?: string;
+  readonly error?: string;
+}
+
+async function obtainSampleTemplate(kind: DbKind): Promise<string> {
+  const dir = inject('sampleTemplateDir');
+  const marker = join(dir, `${kind}.json`);
+  try {
+    mkdirSync(join(dir, `${kind}.building`));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return waitForSample(kind, marker);
+  }
+  const record = (content: SampleMarker) => {
+    writeFileSync(`${marker}.tmp`, JSON.stringify(content));
+    renameSync(`${marker}.tmp`, marker);
+  };
+  try {
+    const template = await loadSampleTemplate(kind, dir);
+    record({ template });
+    return template;
+  } catch (error) {
+    record({ error: (error as Error).message });
+    throw error;
+  }
+}
+
+async function waitForSample(kind: DbKind, marker: string): Promise<string> {
+  const deadline = Date.now() + SAMPLE_WAIT_MS;
+  while (!existsSync(marker)) {
+    if (Date.now() > deadline) {
+      throw new Error(`the ${kind} template of the bundled sample: no ${marker} after ${SAMPLE_WAIT_MS / 1000} s, expected the worker loading it to write it (see that worker's failing test)`);
+    }
+    await sleep(100);
+  }
+  const content = JSON.parse(readFileSync(marker, 'utf8')) as SampleMarker;
+  if (content.template === undefined) throw new Error(`the ${kind} template of the bundled sample could not be loaded: ${content.error ?? 'no reason recorded'}`);
+  return content.template;
+}
+
+/** `bubblewatch start --once` with the bundled config on a fresh migrated database, as a user's first start. */
+async function loadSampleTemplate(kind: DbKind, dir: string): Promise<string> {
+  let template: string;
+  let env: Record<string, string>;
+  if (kind === 'pglite') {
+    template = join(dir, 'pglite');
+    cpSync(inject('pgliteMigratedTemplate'), template, { recursive: true });
+    env = { BUBBLEWATCH_EMBEDDED_DIR: template };
+  } else {
+    const base = postgresBase();
+    template = PG_SAMPLE_DB;
+    await withAdmin(base, (admin) => admin.query(`create database ${template} template ${PG_TEMPLATE_DB}`));
+    env = { DATABASE_URL: databaseUrl(base, template) };
+  }
+  const result = await cliInProcess(['start', '--once'], env);
+  if (result.code !== 0) throw new Error(`bubblewatch start --once over the bundled sample (${kind}) exited ${result.code}, expected 0: ${result.stderr.slice(-2000)}`);
+  return template;
+}
+
+/**
+ * A fresh database for the current test: migrated; empty with `migrated: false`; holding the
+ * bundled sample as `start --once` leaves it with `sample: true`; a copy of `from`.
+ */
+export async function useDatabase(kind: DbKind, options: { migrated?: boolean; sample?: boolean; from?: FilledTemplate } = {}): Promise<TestDatabase> {
+  const template: DatabaseTemplate = options.from ?? (options.sample ? 'sample' : options.migrated === false ? 'empty' : 'migrated');
+  const { openOptions, env, where, destroy } = await createDatabase(kind, template);
   let open: DatabaseHandle | undefined = await openDatabase({ ...openOptions, command: 'vitest' });
   const db: TestDatabase = {
     kind,

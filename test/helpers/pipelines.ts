@@ -1,5 +1,4 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { rmSync } from 'node:fs';
@@ -11,6 +10,7 @@ import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import { scheduleSchema } from '../../src/config/schema.js';
 import { REGISTRY } from '../../pipelines/registry.js';
+import { scratchDir } from './scratch.js';
 
 /** The shared config sections (companies, metrics, archive limits) of the bundled config file. */
 export function bundledShared(): Readonly<Record<string, unknown>> {
@@ -18,10 +18,13 @@ export function bundledShared(): Readonly<Record<string, unknown>> {
   return { ...config.shared, archives: config.archives };
 }
 
-/** A temporary inbox folder, removed after the test. */
-export function makeInbox(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'bubblewatch-inbox-'));
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+/**
+ * A temporary inbox folder, removed after the test. A concurrent test passes its context's
+ * onTestFinished: the global one cannot tell which of the running tests registers.
+ */
+export function makeInbox(cleanup: (fn: () => void) => void = onTestFinished): string {
+  const dir = mkdtempSync(join(scratchDir(), 'bubblewatch-inbox-'));
+  cleanup(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 

@@ -1,8 +1,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { scratchDir } from './scratch.js';
 
 /**
  * A throwaway PostgreSQL cluster from the local binaries, for tests. PostgreSQL refuses
@@ -53,7 +53,7 @@ export function asServerUser(isRoot: boolean, command: string, args: string[]): 
 
 export async function startLocalServer(bindir: string): Promise<LocalServer> {
   const isRoot = process.getuid?.() === 0;
-  const dir = mkdtempSync(join(tmpdir(), 'bubblewatch-pg-'));
+  const dir = mkdtempSync(join(scratchDir(), 'bubblewatch-pg-'));
   chmodSync(dir, 0o777);
   if (isRoot) execFileSync('chown', ['postgres:postgres', dir]);
   const data = join(dir, 'data');

@@ -7,7 +7,7 @@ import { customSeries } from '../../pipelines/custom-series/pipeline.js';
 import type { AnyPipeline } from '../../src/engine/pipeline.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { bubblewatch, type Proc } from './cli.js';
-import type { TestDatabase } from './databases.js';
+import type { DatabaseHandle } from '../../src/db/connect.js';
 import { inboxConfig, rows, runOnce, writeFile } from './pipelines.js';
 
 /**
@@ -29,8 +29,8 @@ export const BAD_STARTUP_PACKETS = {
 /** The folder of the bundled custom-series sample (real figures, sources cited in its README). */
 export const SAMPLE_CUSTOM_SERIES = join(PACKAGE_ROOT, 'data', 'sample', 'custom-series');
 
-/** Load the bundled custom-series sample into `db` and return how many rows analytics.custom_series then holds. */
-export async function loadSampleSeries(db: TestDatabase): Promise<number> {
+/** Load the bundled custom-series sample into `db` (a TestDatabase, or any open handle) and return how many rows analytics.custom_series then holds. */
+export async function loadSampleSeries(db: { readonly handle: DatabaseHandle }): Promise<number> {
   const pipeline = customSeries as unknown as AnyPipeline;
   const summary = await runOnce(db.handle, pipeline, inboxConfig(pipeline, SAMPLE_CUSTOM_SERIES));
   if (summary.status !== 'succeeded') throw new Error(`loading the custom-series sample failed: ${summary.error ?? summary.status}`);

@@ -2,8 +2,7 @@ import { Writable } from 'node:stream';
 import type { CliContext } from '../../src/cli/context.js';
 import { loadConfig } from '../../src/config/load.js';
 import { REGISTRY } from '../../pipelines/registry.js';
-import type { TestDatabase } from '../helpers/databases.js';
-import { cli } from '../helpers/cli.js';
+import { replaceWithSample, type TestDatabase } from '../helpers/databases.js';
 import { memoryLogger } from '../helpers/pipelines.js';
 
 /** The charts the report draws, in page order. */
@@ -35,13 +34,13 @@ export const SECTION_CHARTS: Readonly<Record<string, number>> = {
 };
 
 /**
- * Load the bundled sample (data/sample) into the test database the way a user does: the
- * built CLI's `start --once` with the bundled config, which also evaluates the alert rules.
+ * The bundled sample (data/sample) in the test database as a user's first `start --once` with
+ * the bundled config leaves it, alert evaluation included (the database is closed; reopen it).
+ * The sample is loaded that way once per `npm test` and database kind, and copied here
+ * (test/helpers/databases.ts, sampleTemplate).
  */
 export async function loadBundledSample(db: TestDatabase): Promise<void> {
-  await db.close();
-  const result = await cli(['start', '--once'], db.env);
-  if (result.code !== 0) throw new Error(`bubblewatch start --once exited ${result.code}: ${result.stderr.slice(-2000)}`);
+  await replaceWithSample(db);
 }
 
 /** A CLI context on the test database, with stdout captured. */
