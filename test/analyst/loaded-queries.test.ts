@@ -20,14 +20,27 @@ interface Panel {
   targets?: { rawSql?: string; format?: string; datasource?: { uid?: string } }[];
 }
 
-function grafanaPanels(): Panel[] {
-  const dashboard = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'grafana', 'dashboards', 'bubblewatch.json'), 'utf8')) as { panels: Panel[] };
-  return dashboard.panels;
+interface Variable {
+  name: string;
+  query: string;
+  current?: { value?: string };
 }
 
-/** Grafana macros become what they would select over an unlimited time range. */
-function withoutMacros(sql: string): string {
-  return sql.replace(/\$__timeFilter\([^)]*\)/g, 'true');
+function grafanaDashboard(): { panels: Panel[]; templating: { list: Variable[] } } {
+  return JSON.parse(readFileSync(join(PACKAGE_ROOT, 'grafana', 'dashboards', 'bubblewatch.json'), 'utf8')) as { panels: Panel[]; templating: { list: Variable[] } };
+}
+
+/**
+ * Grafana macros become what they would select over an unlimited time range, and each template
+ * variable its values as Grafana writes them into SQL: quoted, comma-separated.
+ */
+function withoutMacros(sql: string, variables: ReadonlyMap<string, readonly string[]> = new Map()): string {
+  let out = sql.replace(/\$__timeFilter\([^)]*\)/g, 'true');
+  for (const [name, values] of variables) {
+    out = out.replace(new RegExp(`'\\$${name}'`, 'g'), `'${values[0]!.replace(/'/g, "''")}'`);
+    out = out.replace(new RegExp(`\\$${name}\\b`, 'g'), values.map((v) => `'${v.replace(/'/g, "''")}'`).join(','));
+  }
+  return out;
 }
 
 async function run(handle: DatabaseHandle, sql: string, role?: string): Promise<{ rows: number; error?: string }> {
@@ -60,12 +73,31 @@ describeEachDatabase('queries over the bundled sample', (kind) => {
       await db.handle.withConnection((conn) => conn.script(`drop owned by ${role}; drop role if exists ${role}`)).catch(() => undefined);
     });
     await grantAnalyst(db.handle, role);
-    const panels = grafanaPanels();
-    expect(panels.length).toBeGreaterThanOrEqual(7);
+    const { panels, templating } = grafanaDashboard();
+    expect(panels.length).toBeGreaterThanOrEqual(8);
+    // Each variable's query, in order (a later one may use an earlier one), as the read-only role:
+    // the indicator picker lists every declared indicator, including ones added by config alone.
+    const variables = new Map<string, string[]>();
+    for (const variable of templating.list) {
+      const sql = withoutMacros(variable.query, variables);
+      const values = await db.handle.withConnection(async (conn) => {
+        await conn.script(`set role ${role}`);
+        try {
+          return (await conn.query<Record<string, unknown>>(sql)).rows.map((r) => String(Object.values(r)[0]));
+        } finally {
+          await conn.script('reset role');
+        }
+      });
+      if (values.length === 0) failures.push(`Grafana variable ${variable.name}: no values`);
+      const current = variable.current?.value;
+      variables.set(variable.name, current && current !== '$__all' ? [current] : values);
+      if (current && current !== '$__all') expect(values, `variable ${variable.name}`).toContain(current);
+    }
     for (const panel of panels) {
       for (const target of panel.targets ?? []) {
-        const sql = withoutMacros(target.rawSql ?? '');
+        const sql = withoutMacros(target.rawSql ?? '', variables);
         expect(sql, panel.title).not.toContain('$__');
+        for (const name of variables.keys()) expect(sql, panel.title).not.toMatch(new RegExp(`\\$${name}\\b`));
         const result = await run(db.handle, sql, role);
         if (result.error || result.rows === 0) failures.push(`Grafana panel "${panel.title}": ${result.error ?? 'no rows'}`);
       }
