@@ -2,7 +2,7 @@ import { cpSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/paths.js';
-import { cli } from '../helpers/cli.js';
+import { cliInProcess as cli } from '../helpers/cli.js';
 import { describeEachDatabase, useDatabase } from '../helpers/databases.js';
 import { makeInbox, rows, writeFile } from '../helpers/pipelines.js';
 
@@ -87,5 +87,11 @@ describeEachDatabase('a FRED series made an indicator by config alone', (kind) =
     const check = await cli(['--config', config, 'rules', 'check'], db.env);
     expect(check.code).toBe(2);
     expect(check.stderr).toContain('alerts.rules.0 (id sp500_above_1900).indicator: "sp5000" is not a declared indicator, so the rule could never fire; expected a declared name, nearest: sp500');
+
+    // The scheduler does not stop for it, but says so once the first pass has loaded the data.
+    const start = await cli(['--config', config, 'start', '--once', '--no-preview'], db.env);
+    expect(start.code, start.stderr.slice(-600)).toBe(0);
+    const warnings = start.stderr.trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level === 40);
+    expect(warnings.map((w) => w.msg)).toContainEqual(expect.stringContaining('alerts.rules.0 (id sp500_above_1900).indicator: "sp5000" is not a declared indicator'));
   });
 });

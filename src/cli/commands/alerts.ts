@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import type { DatabaseHandle } from '../../db/connect.js';
 import { FAILING_FILES_INDICATOR, replayRules, STALENESS_INDICATOR } from '../../alerts/engine.js';
 import { configuredIndicators, undeclaredIndicatorProblems, type KnownIndicators } from '../../alerts/known-indicators.js';
 import { ConfigError, errorMessage } from '../../errors.js';
@@ -114,28 +115,36 @@ function knownIndicators(ctx: CliContext, fromData: readonly string[] = []): Kno
   return { has: (name) => names.has(name) || narrow.some((d) => d.matches!(name)), names: [...names] };
 }
 
+/** The indicator names analytics.indicators lists (those from the data included); undefined before the models are built. */
+async function indicatorsInData(handle: DatabaseHandle): Promise<string[] | undefined> {
+  return handle.withConnection(async (conn) => {
+    const { rows: present } = await conn.query<{ ok: boolean }>(`select to_regclass('analytics.indicators') is not null as ok`);
+    if (!present[0]?.ok) return undefined;
+    return (await conn.query<{ indicator: string }>('select distinct indicator from analytics.indicators')).rows.map((r) => r.indicator);
+  });
+}
+
 /**
  * Problems with rules whose indicator is not declared. Names only the loaded data can declare
- * (custom series) are looked up in the database when a rule needs them; when the database
+ * (custom series) are looked up in the database when a rule needs them — through `handle` when
+ * the caller has the database open, else by opening it (never creating one); when the database
  * cannot be read, the problem says so.
  */
-async function undeclaredRuleIndicators(ctx: CliContext): Promise<string[]> {
+export async function undeclaredRuleIndicators(ctx: CliContext, handle?: DatabaseHandle): Promise<string[]> {
   const rules = ctx.config.alerts.rules;
   const offline = undeclaredIndicatorProblems(rules, knownIndicators(ctx));
   if (offline.length === 0) return [];
   const unreadable = (reason: string) => offline.map((p) => `${p} (custom series names come from the loaded data, and ${reason})`);
-  if (!ctx.config.databaseUrl && !existsSync(ctx.config.embeddedDir)) return unreadable(`there is no database at ${ctx.config.embeddedDir} yet`);
   let fromData: string[] | undefined;
-  try {
-    fromData = await withDatabase(ctx, 'bubblewatch rules check', (handle) =>
-      handle.withConnection(async (conn) => {
-        const { rows: present } = await conn.query<{ ok: boolean }>(`select to_regclass('analytics.indicators') is not null as ok`);
-        if (!present[0]?.ok) return undefined;
-        return (await conn.query<{ indicator: string }>('select distinct indicator from analytics.indicators')).rows.map((r) => r.indicator);
-      }),
-    );
-  } catch (error) {
-    return unreadable(`the database could not be read: ${errorMessage(error)}`);
+  if (handle) {
+    fromData = await indicatorsInData(handle);
+  } else {
+    if (!ctx.config.databaseUrl && !existsSync(ctx.config.embeddedDir)) return unreadable(`there is no database at ${ctx.config.embeddedDir} yet`);
+    try {
+      fromData = await withDatabase(ctx, 'bubblewatch rules check', indicatorsInData);
+    } catch (error) {
+      return unreadable(`the database could not be read: ${errorMessage(error)}`);
+    }
   }
   if (fromData === undefined) return unreadable('the database has not been migrated yet (bubblewatch migrate)');
   return undeclaredIndicatorProblems(rules, knownIndicators(ctx, fromData));

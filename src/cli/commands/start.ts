@@ -5,6 +5,7 @@ import { Scheduler } from '../../scheduler/scheduler.js';
 import { formatTable } from '../format.js';
 import { print, withApp, type AppContext, type CliContext } from '../context.js';
 import { printSummary, selectPipelines } from './run.js';
+import { undeclaredRuleIndicators } from './alerts.js';
 
 /**
  * `bubblewatch start`: bring every enabled pipeline current once (missed ticks per each
@@ -85,6 +86,9 @@ export async function startCommand(ctx: CliContext, options: StartOptions): Prom
           if (summaries.length > 0) await printSummary(ctx, handle, summaries, pipelines, options.preview ?? true);
         }
         firstPass = false;
+        // A rule on an indicator nobody declares would never fire: say so once the data is in
+        // (custom series names come from it), as `rules check` does, without stopping the schedule.
+        for (const problem of await undeclaredRuleIndicators(ctx, handle)) ctx.logger.warn(problem);
         // Also when every run failed or nothing ran: what earlier runs could not deliver is due now.
         await scheduler.deliverDue();
         await app.rewriteReport();
