@@ -1,5 +1,5 @@
-import { cpSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { cliInProcess as cli } from '../helpers/cli.js';
@@ -10,7 +10,7 @@ import { makeInbox, rows, writeFile } from '../helpers/pipelines.js';
  * README "Adding a source or an indicator", walked: a FRED series that bubblewatch has never
  * heard of (SP500, the S&P 500's daily close as FRED publishes it) becomes an indicator by config
  * alone — no SQL, no migration, no code — and reaches analytics.indicator_values, the indicator
- * catalog, `dashboard`, `rules check` and `rules test`.
+ * catalog, `dashboard`, the report's dashboard section, `rules check` and `rules test`.
  */
 
 const SP500_CSV = join(PACKAGE_ROOT, 'test', 'fixtures', 'valuation', 'fred_sp500_current.csv');
@@ -44,7 +44,7 @@ pipelines:
 }
 
 describeEachDatabase('a FRED series made an indicator by config alone', (kind) => {
-  it('reaches indicator_values, the catalog, the dashboard, rules check and rules test', async () => {
+  it('reaches indicator_values, the catalog, the dashboard, the report, rules check and rules test', async () => {
     const db = await useDatabase(kind);
     await db.close();
     const config = setup('sp500');
@@ -73,6 +73,12 @@ describeEachDatabase('a FRED series made an indicator by config alone', (kind) =
     const dashboard = await cli(['--config', config, 'dashboard', '--indicator', 'sp500'], db.env);
     expect(dashboard.code, dashboard.stderr.slice(-600)).toBe(0);
     expect(dashboard.stdout).toMatch(/valuation\s+sp500\s+SP500\s+2016-02-19\s+1,917\.8 index\s+.*\s5\s+firing \(warning\): sp500_above_1900/);
+
+    // The report's dashboard section: one row per indicator and subject, this one included.
+    const reportFile = join(dirname(config), 'report.html');
+    const report = await cli(['--config', config, 'report', '--out', reportFile], db.env);
+    expect(report.code, report.stderr.slice(-600)).toBe(0);
+    expect(readFileSync(reportFile, 'utf8')).toMatch(/<tr><td>sp500<\/td><td>SP500<\/td><td class="date">2016-02-19<\/td>/);
 
     const replay = await cli(['--config', config, 'rules', 'test'], db.env);
     expect(replay.code, replay.stderr.slice(-600)).toBe(0);
