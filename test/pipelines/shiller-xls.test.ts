@@ -234,7 +234,8 @@ describeEachDatabase('shiller pipeline from the publisher', (kind) => {
       ['/files/ie_data.xls?ver=1759449600', readFileSync(OLD_EXCERPT)],
       ['/files/ie_data.xls?ver=1778284800', readFileSync(NEW_EXCERPT)],
     ]);
-    site.page = frontPage('/files/ie_data.xls?ver=1759449600');
+    // The page links to the workbook by an absolute URL (shillerdata.com's points at its file host); the next by a relative one.
+    site.page = frontPage(`${base}/files/ie_data.xls?ver=1759449600`);
     site.requests.length = 0;
 
     const first = await run(db.handle, urlConfig(`${base}/`), cacheDir);
