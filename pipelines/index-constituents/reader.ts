@@ -122,7 +122,8 @@ export function sourceName(path: string, uri: string | undefined): string {
 
 /** The as-of date a file name carries, as YYYY-MM-DD (the capture may be YYYY-MM-DD or YYYYMMDD). */
 export function asOfFromFileName(file: string, layout: ResolvedLayout, name = basename(file), optionOrigin?: string): string {
-  const pattern = layout.asOfFromFileName ?? ANY_DATE_IN_NAME;
+  // A custom layout's own pattern always; a built-in one's (the datahub's _YYYY-MM-DD.csv) only when the layout chose the name.
+  const pattern = (optionOrigin === undefined || layout.name === 'custom' ? layout.asOfFromFileName : undefined) ?? ANY_DATE_IN_NAME;
   const m = pattern.exec(name);
   const where = optionOrigin
     ? optionOrigin

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { runPipeline } from '../../src/engine/run-pipeline.js';
 import { createFetcher } from '../../src/http/fetcher.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { describeEachDatabase, useDatabase } from '../helpers/databases.js';
-import { bundledShared, makeInbox, memoryLogger, rows } from '../helpers/pipelines.js';
+import { bundledShared, inboxConfig, makeInbox, memoryLogger, rows, runOnce, writeFile } from '../helpers/pipelines.js';
 
 /**
  * index-constituents pointed at URLs, served by a local server in the publishers' layouts:
@@ -32,6 +32,7 @@ const BODIES: Record<string, Buffer> = {
   '/datasets/s-and-p-500-companies/main/data/constituents.csv': readFileSync(join(FIXTURES, 'datahub', 'constituents.csv')),
   '/snapshots/constituents-financials_2025-02-01.csv': readFileSync(join(FIXTURES, 'constituents-financials_2025-02-01.csv')),
   '/vendor/latest/caps.csv': readFileSync(join(FIXTURES, 'constituents-financials_2025-02-01.csv')),
+  '/vendor/daily/sp500-caps-20250201.csv': readFileSync(join(FIXTURES, 'constituents-financials_2025-02-01.csv')),
 };
 
 let server: Server;
@@ -161,5 +162,53 @@ describeEachDatabase('index-constituents from URLs', (kind) => {
     expect(run.error).toContain(`${base}/vendor/latest/caps.csv`);
     expect(run.error).toContain('"caps.csv"');
     expect(run.error).toContain('as_of_from: fetch_time');
+  });
+});
+
+describeEachDatabase('index-constituents snapshot dates by option', (kind) => {
+  it('takes the date from a URL name in another form when a file rule says file_name', async () => {
+    const db = await useDatabase(kind);
+    const { logger } = memoryLogger();
+    const fetch = createFetcher(httpSchema.parse({ user_agent: USER_AGENT, cache_dir: makeInbox() }), logger);
+    const run = await runPipeline(
+      { handle: db.handle, logger, shared: bundledShared(), fetch },
+      pipeline,
+      urlConfig(['/vendor/daily/sp500-caps-20250201.csv'], { layout: 'sp500-financials', files: [{ match: 'sp500-caps-*.csv', as_of_from: 'file_name' }] }),
+      { trigger: 'manual' },
+    );
+    expect(run.status, run.error).toBe('succeeded');
+    const dates = await rows<{ as_of: string }>(db.handle, `select distinct as_of::text as as_of from raw.index_constituents where record_kind = 'cap'`);
+    expect(dates).toEqual([{ as_of: '2025-02-01' }]);
+  });
+
+  it('takes the fetch date over a date column when told, and fails a layout without a date column asked for one', async () => {
+    const db = await useDatabase(kind);
+    const inbox = makeInbox();
+    // The canonical fixture's 2025-02-01 rows: a file with a date column, the vendor's "today".
+    const [header, ...lines] = readFileSync(join(FIXTURES, 'caps_canonical.csv'), 'utf8').trim().split('\n');
+    writeFile(inbox, 'caps_today.csv', [header, ...lines.filter((l) => l.startsWith('2025-02-01,'))].join('\n') + '\n');
+    const zone = 'UTC';
+    const before = dateIn(zone, new Date());
+    const ok = await runOnce(db.handle, pipeline, { ...inboxConfig(pipeline, inbox), options: { as_of_from: 'fetch_time', fetch_time_zone: zone } });
+    expect(ok.status, ok.error).toBe('succeeded');
+    // The file's 2025-02-01 becomes the date it was written on, just now.
+    const dates = await rows<{ as_of: string }>(db.handle, `select distinct as_of::text as as_of from raw.index_constituents where record_kind = 'cap'`);
+    expect(dates.map((d) => d.as_of)).toEqual([expect.stringMatching(new RegExp(`^(${before}|${dateIn(zone, new Date())})$`)) as unknown as string]);
+
+    const other = makeInbox();
+    copyFileSync(join(FIXTURES, 'constituents-financials_2025-02-01.csv'), join(other, 'constituents-financials_2025-02-01.csv'));
+    const failed = await runOnce(db.handle, pipeline, { ...inboxConfig(pipeline, other), options: { layout: 'sp500-financials', files: [{ match: '*.csv', as_of_from: 'column' }] } });
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toContain('pipelines.index-constituents.options.files.0.as_of_from takes the date from a column, but layout sp500-financials');
+    expect(failed.error).toContain('expected as_of_from: file_name or fetch_time');
+  });
+
+  it('names a bad as_of_from or time zone by its option path', () => {
+    const parsed = pipeline.parseOptions({ as_of_from: 'download', fetch_time_zone: 'Mars/Olympus', files: [{ match: 'x.csv', as_of_from: 'now' }] });
+    expect(parsed.ok).toBe(false);
+    const problems = (parsed as { problems: readonly string[] }).problems.join('\n');
+    expect(problems).toContain('pipelines.index-constituents.options.as_of_from: expected one of layout, column, file_name, fetch_time');
+    expect(problems).toContain('pipelines.index-constituents.options.files.0.as_of_from: expected one of layout, column, file_name, fetch_time');
+    expect(problems).toContain('pipelines.index-constituents.options.fetch_time_zone: expected an IANA time zone such as America/New_York or UTC');
   });
 });
