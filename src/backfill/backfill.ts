@@ -12,7 +12,7 @@ import { ConfigError } from '../errors.js';
 
 /**
  * Backfills over partitions (periods), as Airflow 3 and Dagster do them:
- *   missing  partitions never run successfully (never run, or interrupted)   [default]
+ *   missing  partitions never run successfully (never run, interrupted, or not yet published)   [default]
  *   failed   those, and partitions whose last run failed
  *   all      every partition in the range
  * Each partition is its own run and transaction, recorded in etl.partitions as it finishes, so
@@ -98,6 +98,8 @@ export async function planBackfill(
       status === 'never' ||
       status === 'interrupted' ||
       status === 'no_input' ||
+      // The publisher had not published it when last asked: ask again.
+      status === 'not_available' ||
       (range.only === 'failed' && (status === 'failed' || status === 'partial'));
     if (!wanted) {
       return { ...base, action: 'skip', reason: status === 'failed' ? `last run ${row?.last_run_id} failed (use --only failed)` : `already ${status} (run ${row?.last_run_id})` };
