@@ -16,7 +16,8 @@ import { createFetcher } from '../../src/http/fetcher.js';
 import { DEFAULT_CONFIG_FILE, PACKAGE_ROOT } from '../../src/paths.js';
 import { makeZip } from '../fixtures/sec/fsds/make-zip.js';
 import { describeEachDatabase, useDatabase } from '../helpers/databases.js';
-import { inboxConfig, makeInbox, memoryLogger, rows } from '../helpers/pipelines.js';
+import { cliInProcess as cli } from '../helpers/cli.js';
+import { inboxConfig, makeInbox, memoryLogger, rows, writeFile } from '../helpers/pipelines.js';
 
 /**
  * sec-fsds from its publisher's URL template (issue 16 item 3): a local server stands in for
@@ -33,6 +34,11 @@ const PATH = '/files/dera/data/financial-statement-data-sets/';
 
 function zipOf(set: 'legacy' | 'layout-2025'): Buffer {
   return makeZip(['sub.txt', 'num.txt'].map((name) => ({ name, data: readFileSync(join(FIXTURES, set, name), 'utf8'), method: 'deflate' as const })));
+}
+
+/** A data set of a quarter with no filing of the configured companies: the 2025 layout's headers alone. */
+function emptySet(): Buffer {
+  return makeZip(['sub.txt', 'num.txt'].map((name) => ({ name, data: readFileSync(join(FIXTURES, 'layout-2025', name), 'utf8').split('\n')[0] + '\n', method: 'deflate' as const })));
 }
 
 interface SecServer {
@@ -163,8 +169,7 @@ describeEachDatabase('sec-fsds from the SEC URL template', (kind) => {
     for (let y = 2009; `${y}Q1` <= latest; y++) for (let q = 1; q <= 4; q++) if (`${y}Q${q}` < latest) keys.push(`${y}Q${q}`);
     // Every quarter before the latest complete one is published (two carry real data, the others an
     // empty data set in the same layout); the latest complete one and the current one are not yet.
-    const header = (set: 'legacy' | 'layout-2025', f: string) => readFileSync(join(FIXTURES, set, f), 'utf8').split('\n')[0] + '\n';
-    const empty = makeZip(['sub.txt', 'num.txt'].map((name) => ({ name, data: header('layout-2025', name), method: 'deflate' as const })));
+    const empty = emptySet();
     for (const key of keys) sec.published.set(zipName(key), empty);
     sec.published.set('2025q1.zip', zipOf('legacy'));
     sec.published.set('2026q1.zip', zipOf('layout-2025'));
@@ -192,5 +197,50 @@ describeEachDatabase('sec-fsds from the SEC URL template', (kind) => {
     expect(second.failures).toEqual([]);
     const [l] = await rows(db.handle, `select status from etl.partitions where pipeline = 'sec-fsds' and partition_key = '${latest}'`);
     expect(l).toEqual({ status: 'succeeded' });
+  });
+
+  it('shows the unpublished quarter in status, runs <id> and backfill from the command line, which exit 0', async () => {
+    const db = await useDatabase(kind);
+    await db.close();
+    const sec = await startSec();
+    const quarter = tickQuarter();
+    // The quarters before the latest complete one are out; the latest complete one and the current one are not.
+    for (let k = '2026Q1'; k < quarter; k = `2026Q${Number(k.slice(5)) + 1}`) sec.published.set(zipName(k), emptySet());
+    sec.published.set('2026q1.zip', zipOf('layout-2025'));
+    const config = writeFile(
+      makeInbox(),
+      'bubblewatch.yaml',
+      `http:
+  user_agent: "bubblewatch-test/0.1 (tests@example.com)"
+  cache_dir: ${cacheDir}
+pipelines:
+  sec-fsds:
+    enabled: true
+    sources:
+      - url: ${sec.base}${PATH}{yyyy}q{q}.zip
+`,
+    );
+    const run = await cli(['--config', config, 'run', 'sec-fsds', '--no-preview'], db.env);
+    expect(run.stderr).toContain('succeeded in');
+    expect(run.stderr).toContain('1 not yet available');
+    expect(run.stderr).not.toMatch(/"level":(40|50)/);
+    expect(run.code).toBe(0);
+    const status = await cli(['--config', config, 'status'], db.env);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain(`sec-fsds: not yet available from the publisher (not a failure; asked again on the next run):\n  ${quarter}: ${sec.base}${PATH}${zipName(quarter)} (run 1)`);
+    const json = JSON.parse((await cli(['--config', config, 'status', '--json'], db.env)).stdout) as { pipelines: { pipeline: string; not_available: unknown[]; failures_in_a_row: number }[] };
+    expect(json.pipelines.find((p) => p.pipeline === 'sec-fsds')).toMatchObject({ failures_in_a_row: 0, not_available: [{ partition: quarter, run_id: 1 }] });
+    const detail = await cli(['--config', config, 'runs', '1'], db.env);
+    expect(detail.stdout).toMatch(/run 1: sec-fsds, manual, succeeded/);
+    expect(detail.stdout).toMatch(new RegExp(`not_available +${sec.base.replace(/[.]/g, '\\.')}`));
+
+    // From a date to today: 2026Q1 loads, the quarters after it up to the latest complete one are
+    // empty data sets, and the unpublished ones are listed as not yet available.
+    const backfill = await cli(['--config', config, 'backfill', 'sec-fsds', '--from', '2026-01-01'], db.env);
+    expect(backfill.code).toBe(0);
+    expect(backfill.stdout).toMatch(/\d+ succeeded, 0 failed/);
+    // 2026q1.zip's 46 rows are read (this config names no companies, so none is kept).
+    expect(backfill.stdout).toMatch(/4 succeeded, 0 failed, 0 interrupted, 0 skipped; rows read 46,/);
+    expect(backfill.stdout).toContain(`not yet available from the publisher (not failures; asked again by the next run or backfill): ${quarter}, 2026Q4`);
   });
 });
