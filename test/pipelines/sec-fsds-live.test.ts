@@ -42,9 +42,11 @@ function emptySet(): Buffer {
 }
 
 interface SecServer {
-  readonly base: string;
+  base: string;
   /** Published zips by file name (2025q1.zip); anything else answers 404. */
   readonly published: Map<string, Buffer>;
+  /** Answer 403 with the SEC's page for undeclared automated tools (a client it refuses). */
+  refuse: boolean;
   readonly requests: { path: string; userAgent: string | undefined; ifNoneMatch: string | undefined; status: number }[];
   close(): Promise<void>;
 }
@@ -57,13 +59,17 @@ afterEach(async () => {
 async function startSec(): Promise<SecServer> {
   const published = new Map<string, Buffer>();
   const requests: SecServer['requests'] = [];
+  const sec: SecServer = { base: '', published, refuse: false, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
   const server = createServer((req, res) => {
     const path = req.url ?? '/';
     const name = path.startsWith(PATH) ? path.slice(PATH.length) : '';
     const body = published.get(name);
     const etag = body ? `"${name}-${body.length}"` : undefined;
     let status: number;
-    if (!body) {
+    if (sec.refuse) {
+      status = 403;
+      res.writeHead(403, { 'content-type': 'text/html' }).end('<html><head><title>SEC.gov | Request Rate Threshold Exceeded</title></head><body><h1>Your Request Originates from an Undeclared Automated Tool</h1></body></html>');
+    } else if (!body) {
       status = 404;
       res.writeHead(404, { 'content-type': 'text/html' }).end('<!DOCTYPE html><html><head><title>Page Not Found | SEC.gov</title></head><body><h1>Page Not Found</h1></body></html>');
     } else if (req.headers['if-none-match'] === etag) {
@@ -77,8 +83,8 @@ async function startSec(): Promise<SecServer> {
   });
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { base: `http://127.0.0.1:${port}`, published, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  sec.base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return sec;
 }
 
 function liveConfig(sec: SecServer): ResolvedPipelineConfig {
@@ -156,6 +162,17 @@ describeEachDatabase('sec-fsds from the SEC URL template', (kind) => {
     const summary = await runQuarter(db.handle, liveConfig(sec), '2010Q1');
     expect(summary.status).toBe('failed');
     expect(summary.error).toMatch(/2010q1\.zip.*HTTP 404.*2010Q1 is before .* the latest quarter the publisher should have/);
+    const [partition] = await rows(db.handle, `select status from etl.partitions where pipeline = 'sec-fsds'`);
+    expect(partition).toEqual({ status: 'failed' });
+  });
+
+  it('fails on a 403 (the SEC refusing the client: no contact in the User-Agent, or too many requests), which a person must fix', async () => {
+    const db = await useDatabase(kind);
+    const sec = await startSec();
+    sec.refuse = true;
+    const summary = await runQuarter(db.handle, liveConfig(sec), tickQuarter());
+    expect(summary.status).toBe('failed');
+    expect(summary.error).toMatch(/HTTP 403 Forbidden, body "SEC.gov \| Request Rate Threshold Exceeded Your Request Originates from an Undeclared Automated Tool"; expected 200 OK/);
     const [partition] = await rows(db.handle, `select status from etl.partitions where pipeline = 'sec-fsds'`);
     expect(partition).toEqual({ status: 'failed' });
   });
