@@ -7,6 +7,12 @@ import { fsdsReader } from './reader.js';
 /**
  * SEC Financial Statement Data Sets: quarterly zips (2025q1.zip) or folders holding sub.txt
  * and num.txt, filtered to the configured companies and tags while streaming.
+ *
+ * Live, from the publisher: `url: https://www.sec.gov/files/dera/data/financial-statement-data-sets/{yyyy}q{q}.zip`
+ * (one request a quarter, conditional after the first). Until the SEC publishes a quarter its URL
+ * answers 404: for the latest complete quarter (partitions.current) or a later one that is recorded
+ * as not_available and the run succeeds; for an earlier quarter, which the SEC has published for
+ * weeks at least, the run fails, since the URL is then wrong rather than early.
  */
 export const secFsds = definePipeline({
   name: 'sec-fsds',

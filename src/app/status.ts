@@ -22,6 +22,8 @@ export interface PipelineStatus {
   readonly failing_files: readonly { readonly file: string; readonly since_run: number; readonly last_run: number; readonly error: string }[];
   /** Files gone from the sources whose rows are kept (on_missing: keep). */
   readonly missing_files: number;
+  /** Partitions whose file the publisher had not published when last asked (HTTP 404 for the latest quarter): asked again next run. */
+  readonly not_available: readonly { readonly partition: string; readonly uri: string; readonly run_id: number }[];
   readonly newest_data: string | null;
   readonly max_age_days: number | null;
   readonly age_days: number | null;
@@ -61,6 +63,15 @@ export async function collectStatus(ctx: Pick<CliContext, 'config' | 'registry'>
       .where('superseded_at', 'is', null)
       .where('missing_since_run_id', 'is not', null)
       .executeTakeFirst();
+    const unpublished = await handle.db
+      .selectFrom('etl.partitions as p')
+      .innerJoin('etl.run_files as f', (join) => join.onRef('f.run_id', '=', 'p.last_run_id').on('f.action', '=', 'not_available'))
+      .select(['p.partition_key', 'f.uri', 'f.run_id'])
+      .where('p.pipeline', '=', pipeline.name)
+      .where('p.status', '=', 'not_available')
+      .orderBy('p.partition_key')
+      .orderBy('f.uri')
+      .execute();
     const newest = await newestData(handle, pipeline);
     const maxAge = pipeline.freshness?.maxAgeDays ?? null;
     const age = newest ? ageInDays(newest, now) : null;
@@ -70,6 +81,10 @@ export async function collectStatus(ctx: Pick<CliContext, 'config' | 'registry'>
     if (failures > 0) flags.push(`FAILING (${failures} in a row)`);
     if (failing.length > 0) flags.push(`PARTIAL (${failing.length} file(s) failing)`);
     if (Number(missing?.n ?? 0) > 0) flags.push(`${missing!.n} file(s) missing, rows kept`);
+    if (unpublished.length > 0) {
+      const keys = [...new Set(unpublished.map((u) => u.partition_key))];
+      flags.push(`${keys.join(', ')} not yet available from the publisher (asked in run ${Math.max(...unpublished.map((u) => u.run_id))}; asked again next run)`);
+    }
     if (stale) flags.push(`STALE (newest data ${age} days old, limit ${maxAge})`);
     if (state === 'enabled' && !last) flags.push('never run');
     statuses.push({
@@ -84,6 +99,7 @@ export async function collectStatus(ctx: Pick<CliContext, 'config' | 'registry'>
       failures_in_a_row: failures,
       failing_files: failing.map((f) => ({ file: f.uri, since_run: f.first_run_id, last_run: f.run_id, error: f.error })),
       missing_files: Number(missing?.n ?? 0),
+      not_available: unpublished.map((u) => ({ partition: u.partition_key, uri: u.uri, run_id: u.run_id })),
       newest_data: newest,
       max_age_days: maxAge,
       age_days: age,

@@ -12,7 +12,7 @@ import { ConfigError } from '../errors.js';
 
 /**
  * Backfills over partitions (periods), as Airflow 3 and Dagster do them:
- *   missing  partitions never run successfully (never run, or interrupted)   [default]
+ *   missing  partitions never run successfully (never run, interrupted, or not yet published)   [default]
  *   failed   those, and partitions whose last run failed
  *   all      every partition in the range
  * Each partition is its own run and transaction, recorded in etl.partitions as it finishes, so
@@ -98,6 +98,8 @@ export async function planBackfill(
       status === 'never' ||
       status === 'interrupted' ||
       status === 'no_input' ||
+      // The publisher had not published it when last asked: ask again.
+      status === 'not_available' ||
       (range.only === 'failed' && (status === 'failed' || status === 'partial'));
     if (!wanted) {
       return { ...base, action: 'skip', reason: status === 'failed' ? `last run ${row?.last_run_id} failed (use --only failed)` : `already ${status} (run ${row?.last_run_id})` };
@@ -123,6 +125,8 @@ export interface BackfillResult {
   readonly rowsRejected: number;
   readonly durationMs: number;
   readonly failures: readonly { partition: string; error: string }[];
+  /** Partitions that succeeded with nothing to read because the publisher has not published them yet (counted in succeeded). */
+  readonly notAvailable: readonly string[];
 }
 
 export async function runBackfill(
@@ -155,6 +159,7 @@ export async function runBackfill(
   let done = 0;
   const result = { succeeded: 0, failed: 0, interrupted: 0, rowsRead: 0, rowsLoaded: 0, rowsRejected: 0 };
   const failures: { partition: string; error: string }[] = [];
+  const notAvailable: string[] = [];
   const worker = async () => {
     while (next < todo.length && !options.signal?.aborted) {
       const partition = todo[next++]!;
@@ -176,8 +181,10 @@ export async function runBackfill(
         options.retry,
       );
       done++;
-      if (summary.status === 'succeeded') result.succeeded++;
-      else if (summary.status === 'interrupted') result.interrupted++;
+      if (summary.status === 'succeeded') {
+        result.succeeded++;
+        if (summary.files.some((f) => f.action === 'not_available')) notAvailable.push(partition.key);
+      } else if (summary.status === 'interrupted') result.interrupted++;
       else {
         result.failed++;
         failures.push({ partition: partition.key, error: summary.error ?? 'failed' });
@@ -198,5 +205,6 @@ export async function runBackfill(
     skipped: plan.partitions.length - todo.length + (todo.length - done),
     durationMs: Math.round(performance.now() - started),
     failures,
+    notAvailable: notAvailable.sort(),
   };
 }

@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, rememberSecrets } from '../errors.js';
 import type { AnyPipeline } from '../engine/pipeline.js';
+import { PARTITION_PLACEHOLDER } from '../engine/partitions.js';
 import type { AlertsConfig } from '../alerts/rules.js';
 import type { LogFormat } from '../log/logger.js';
 import { DEFAULT_CONFIG_FILE } from '../paths.js';
@@ -142,7 +143,9 @@ export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv
     const sources: ResolvedSource[] = (entry?.sources ?? []).map((s, i) => {
       if ('url' in s) {
         usesUrls = true;
-        if (/\{[a-z0-9_]+\}/i.test(s.url) && !definition.source.expandUrl) {
+        // Period placeholders ({yyyy}, {q}, …) are filled by the run for a pipeline with partitions.
+        const others = definition.partitions ? s.url.replace(new RegExp(PARTITION_PLACEHOLDER.source, 'g'), '') : s.url;
+        if (/\{[a-z0-9_]+\}/i.test(others) && !definition.source.expandUrl) {
           problems.push(`pipelines.${definition.name}.sources.${i}.url: pipeline ${definition.name} does not expand placeholders like {cik10}`);
         }
         return { kind: 'url', url: s.url };

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
+import { STATUS_CODES } from 'node:http';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { ResolvedSource } from '../config/load.js';
 import { InputFileError } from '../errors.js';
 import { ConfigError } from '../errors.js';
+import { FetchError } from '../http/fetch-cached.js';
 import { fillPartition, PARTITION_PLACEHOLDER } from './partitions.js';
 import type { PartitionSpec, PipelineRuntime, SourceSpec } from './pipeline.js';
 
@@ -41,6 +43,43 @@ export interface DiscoveredFile {
   readonly stamp?: string | undefined;
   /** The unit cannot be read as a whole (a dataset folder without one of its files): it fails alone. */
   readonly problem?: InputFileError | undefined;
+  /**
+   * The publisher has not published this period's file yet (HTTP 404 for the latest quarter):
+   * why, in a sentence. Not a failure: the run records it and the next run asks again. `path` is
+   * empty and `sha256` too.
+   */
+  readonly notAvailable?: string | undefined;
+}
+
+/**
+ * HTTP statuses by which a publisher says a period's file is not there (yet). The SEC answers 404
+ * for a Financial Statement Data Set it has not published. 403 is not one of them: the SEC answers
+ * 403 to a client it refuses (no contact in the User-Agent, over 10 requests a second), which a
+ * person must fix.
+ */
+export const NOT_PUBLISHED_STATUSES: ReadonlySet<number> = new Set([404, 410]);
+
+/**
+ * A URL filled for a period that answered "not there": not yet available when the period is the
+ * latest one the publisher should have (partitions.current) or later; an error for an earlier
+ * period, whose file has been out for a while, so the URL (or the publisher's layout) is wrong.
+ */
+function notPublished(error: unknown, url: string, key: string, partitions: PartitionSpec | undefined, now: Date): string | undefined {
+  const status = error instanceof FetchError ? error.status : null;
+  if (status === null || !NOT_PUBLISHED_STATUSES.has(status)) return undefined;
+  const latest = partitions?.current?.(now);
+  const got = `got HTTP ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd();
+  if (latest !== undefined && key < latest) {
+    throw new FetchError(
+      `GET ${error instanceof FetchError ? error.url : url}: ${got}; expected the file of ${key}: ${key} is before ${latest}, ` +
+        `the latest ${partitions?.grain ?? 'period'} the publisher should have by now, so its file should have been published; check the source URL`,
+      error instanceof FetchError ? error.url : url,
+      status,
+      false,
+      error instanceof FetchError ? error.attempts : 1,
+    );
+  }
+  return `${got}: ${key} is not yet available from the publisher; asked again on the next run`;
 }
 
 const IN_PROGRESS = /(^\.|^~\$|\.(part|partial|tmp|crdownload|swp|download)$)/i;
@@ -266,19 +305,30 @@ export async function discoverFiles(options: DiscoverOptions): Promise<Discovere
   const { sources, baseDir, spec } = options;
   const seen = new Set<string>();
   const found: { path: string; uri: string; key?: string }[] = [];
+  const unpublished: DiscoveredFile[] = [];
+  const now = options.now ?? new Date();
   for (const source of sources) {
     if (source.kind === 'url') {
       const urls = (spec.expandUrl ? spec.expandUrl(source.url, options.runtime) : [source.url]).map((url) => {
-        if (!PARTITION_PLACEHOLDER.test(url)) return url;
-        const key = options.partitionKey ?? options.partitions?.current?.(options.now ?? new Date());
+        if (!PARTITION_PLACEHOLDER.test(url)) return { url, partition: undefined };
+        const key = options.partitionKey ?? options.partitions?.current?.(now);
         if (!key) throw new ConfigError(`the source URL ${url} has partition placeholders, but pipeline ${options.runtime.pipeline} has no partitions to fill them`);
-        return fillPartition(url, key);
+        return { url: fillPartition(url, key), partition: key };
       });
-      for (const url of urls) {
+      for (const { url, partition } of urls) {
         if (seen.has(url)) continue;
         seen.add(url);
         if (!options.fetch) throw new Error(`no fetcher configured for URL sources (${url})`);
-        const fetched = await options.fetch(url, spec.expectContentType);
+        let fetched: Fetched;
+        try {
+          fetched = await options.fetch(url, spec.expectContentType);
+        } catch (error) {
+          // Only a URL filled for a period can be early: a fixed URL that answers 404 is wrong.
+          const why = partition === undefined ? undefined : notPublished(error, url, partition, options.partitions, now);
+          if (why === undefined) throw error;
+          unpublished.push({ path: '', uri: url, sourceKey: url, sizeBytes: 0, sha256: '', notAvailable: why });
+          continue;
+        }
         // A page that links to the data (a file whose URL changes with each release): fetch what it
         // links to, kept under the page's URL so that a new release replaces the previous one.
         const linked = spec.linkedData ? await spec.linkedData({ path: fetched.path, url }, options.runtime) : undefined;
@@ -297,7 +347,7 @@ export async function discoverFiles(options: DiscoverOptions): Promise<Discovere
       found.push({ path, uri: path });
     }
   }
-  const files: DiscoveredFile[] = [];
+  const files: DiscoveredFile[] = [...unpublished];
   for (const f of found) {
     let isFolder: boolean;
     try {

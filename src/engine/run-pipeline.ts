@@ -7,7 +7,7 @@ import type { Logger } from '../log/logger.js';
 import { checkTableCounts, runChecks, runFileChecks, type CheckOutcome, type FileCheckFailure } from './checks.js';
 import { describeUnit, discoverFiles, displayPath, stampOf, type DiscoveredFile, type Fetcher } from './discover.js';
 import { loadUnit, type FileLoadCounts } from './load-records.js';
-import type { AnyPipeline, DataCheck, PipelineRuntime } from './pipeline.js';
+import type { AnyPipeline, DataCheck, PartitionSpec, PipelineRuntime } from './pipeline.js';
 import { ZERO_COUNTS, finishRun, heartbeat, startRun, type RunCounts } from './run-ledger.js';
 import { rememberUnrecorded } from './unrecorded.js';
 import { runTransforms } from './transforms.js';
@@ -56,7 +56,9 @@ export type FileOutcome =
   /** Gone from the sources: its rows are kept (`missing`) or no longer count (`retired`). */
   | { readonly action: 'missing' | 'retired'; readonly file: DiscoveredFile; readonly fileId: number | null; readonly message: string }
   /** Its bytes changed between listing and reading (a writer at work): left for the next run. */
-  | { readonly action: 'changed'; readonly file: DiscoveredFile; readonly message: string };
+  | { readonly action: 'changed'; readonly file: DiscoveredFile; readonly message: string }
+  /** Not published yet (HTTP 404 for the latest quarter): not a failure, asked again next run. */
+  | { readonly action: 'not_available'; readonly file: DiscoveredFile; readonly message: string };
 
 export interface RunSummary {
   readonly runId: number;
@@ -100,8 +102,8 @@ class RunAbort extends Error {
 function tally(files: readonly FileOutcome[]): RunCounts {
   const counts = { ...ZERO_COUNTS, filesSeen: 0 };
   for (const f of files) {
-    // Files gone from the sources were not seen by this run.
-    if (f.action !== 'missing' && f.action !== 'retired') counts.filesSeen++;
+    // Files gone from the sources, or not published yet, were not seen by this run.
+    if (f.action !== 'missing' && f.action !== 'retired' && f.action !== 'not_available') counts.filesSeen++;
     if (f.action === 'loaded') {
       counts.filesLoaded++;
       counts.rowsRead += f.counts.read;
@@ -320,6 +322,11 @@ async function loadAndTransform(
   for (const file of discovered) {
     throwIfAborted(options.signal);
     const key = file.sourceKey;
+    if (file.notAvailable !== undefined) {
+      files.push({ action: 'not_available', file, message: file.notAvailable });
+      log.info({ file: file.uri }, `${describeUnit(file)}: ${file.notAvailable}`);
+      continue;
+    }
     if (file.problem) {
       const message = withoutNul(redactSecrets(file.problem.message));
       files.push({ action: 'failed', file, message });
@@ -776,12 +783,17 @@ async function recordPartitions(
 ): Promise<void> {
   const spec = pipeline.partitions;
   if (!spec) return;
-  const byKey = new Map<string, { read: number; loaded: number; rejected: number; files: number; failed: number }>();
+  const byKey = new Map<string, { read: number; loaded: number; rejected: number; files: number; failed: number; unpublished: number }>();
   const add = (key: string | undefined, f?: FileOutcome) => {
     if (!key) return;
-    const entry = byKey.get(key) ?? { read: 0, loaded: 0, rejected: 0, files: 0, failed: 0 };
+    const entry = byKey.get(key) ?? { read: 0, loaded: 0, rejected: 0, files: 0, failed: 0, unpublished: 0 };
     if (f) {
       if (f.action === 'missing' || f.action === 'retired') return;
+      if (f.action === 'not_available') {
+        entry.unpublished++;
+        byKey.set(key, entry);
+        return;
+      }
       entry.files++;
       if (f.action === 'failed') entry.failed++;
       if (f.action === 'loaded') {
@@ -806,13 +818,14 @@ async function recordPartitions(
       .values({
         pipeline: pipeline.name,
         partition_key: key,
-        status: own === 'succeeded' && c.files === 0 ? 'no_input' : own,
+        // Nothing read because the publisher has nothing yet: not_available, asked again next run.
+        status: own === 'succeeded' && c.files === 0 ? (c.unpublished > 0 ? 'not_available' : 'no_input') : own,
         last_run_id: runId,
         rows_read: c.read,
         rows_loaded: c.loaded,
         rows_rejected: c.rejected,
         files: c.files,
-        error: error ?? null,
+        error: error ?? (own === 'succeeded' && c.files === 0 && c.unpublished > 0 ? notAvailableMessage(files, key, spec) : null),
       })
       .onConflict((oc) =>
         oc.columns(['pipeline', 'partition_key']).doUpdateSet((eb) => ({
@@ -834,6 +847,14 @@ async function recordPartitions(
   }
 }
 
+/** Why a partition is not available: its unpublished files' messages. */
+function notAvailableMessage(files: readonly FileOutcome[], key: string, spec: PartitionSpec): string {
+  return files
+    .filter((f): f is Extract<FileOutcome, { action: 'not_available' }> => f.action === 'not_available' && (spec.keyOf(f.file) ?? key) === key)
+    .map((f) => `${f.file.uri}: ${f.message}`)
+    .join(' | ');
+}
+
 /** The run's error: the cause, and when the database went away, that it did and that nothing was kept. */
 function describeFailure(handle: DatabaseHandle, cause: unknown): string {
   const message = withoutNul(redactSecrets(errorMessage(cause)));
@@ -844,10 +865,12 @@ function describeFailure(handle: DatabaseHandle, cause: unknown): string {
 
 function logOutcome(log: Logger, summary: RunSummary): void {
   const c = summary.counts;
+  const unpublished = summary.files.filter((f) => f.action === 'not_available').length;
   const text =
     `run ${summary.runId} of ${summary.pipeline} ${summary.status === 'succeeded' ? 'succeeded' : summary.status === 'partial' ? 'was partial' : 'failed'} in ${summary.durationMs} ms: ` +
     `${c.filesLoaded} file(s) loaded, ${c.filesSkipped} skipped` +
     (c.filesFailed > 0 ? `, ${c.filesFailed} failed` : '') +
+    (unpublished > 0 ? `, ${unpublished} not yet available` : '') +
     `; rows read ${c.rowsRead}, loaded ${c.rowsLoaded}, rejected ${c.rowsRejected}, skipped ${c.rowsSkipped}` +
     (summary.error ? `; ${summary.error}` : '');
   const fields = { status: summary.status, ms: summary.durationMs, ...c };

@@ -1,5 +1,6 @@
 import { planBackfill, runBackfill, type OnlyMode } from '../../backfill/backfill.js';
-import { parsePartition } from '../../engine/partitions.js';
+import { parsePartition, partitionOfDate } from '../../engine/partitions.js';
+import type { PartitionGrain } from '../../engine/pipeline.js';
 import { ConfigError, EXIT_OK, EXIT_RUN_FAILED } from '../../errors.js';
 import { formatDuration, formatNumber, formatTable } from '../format.js';
 import { Progress } from '../progress.js';
@@ -7,7 +8,8 @@ import { print, withApp, type CliContext } from '../context.js';
 
 export interface BackfillOptions {
   readonly from: string;
-  readonly to: string;
+  /** Default: the period holding today. */
+  readonly to?: string | undefined;
   readonly only: string;
   readonly dryRun?: boolean;
   readonly concurrency: string;
@@ -28,8 +30,8 @@ export async function backfillCommand(ctx: CliContext, name: string, options: Ba
   const concurrency = Number(options.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) throw new ConfigError(`--concurrency: got "${options.concurrency}", expected a whole number from 1 to 16`);
   const grain = pipeline.partitions.grain;
-  const from = parsePartition(options.from, grain, '--from');
-  const to = parsePartition(options.to, grain, '--to');
+  const from = periodOf(options.from, grain, '--from');
+  const to = options.to === undefined ? partitionOfDate(new Date(), grain) : periodOf(options.to, grain, '--to');
 
   return withApp(
     ctx,
@@ -86,6 +88,9 @@ export async function backfillCommand(ctx: CliContext, name: string, options: Ba
               `rejected ${formatNumber(result.rowsRejected)}; took ${formatDuration(result.durationMs)}`,
           );
           for (const f of result.failures) print(ctx, `  ${f.partition}: ${f.error}`);
+          if (result.notAvailable.length > 0) {
+            print(ctx, `  not yet available from the publisher (not failures; asked again by the next run or backfill): ${result.notAvailable.join(', ')}`);
+          }
           if (result.failed > 0) print(ctx, `  retry the failed partitions: bubblewatch backfill ${name} --from ${plan.from} --to ${plan.to} --only failed`);
         }
         return result.failed > 0 || result.interrupted > 0 ? EXIT_RUN_FAILED : EXIT_OK;
@@ -95,4 +100,13 @@ export async function backfillCommand(ctx: CliContext, name: string, options: Ba
       }
     },
   );
+}
+
+/**
+ * A period as the user wrote it: the grain's own key (2025Q2, 2025-06), or a date, taken as the
+ * period holding it (--from 2009-01-01 for quarters is 2009Q1).
+ */
+function periodOf(text: string, grain: PartitionGrain, what: string): string {
+  const date = /^\d{4}-\d{2}-\d{2}$/.test(text.trim()) ? parsePartition(text, 'day', what) : undefined;
+  return date !== undefined && grain !== 'day' ? partitionOfDate(new Date(`${date}T00:00:00Z`), grain) : parsePartition(text, grain, what);
 }

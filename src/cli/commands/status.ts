@@ -43,6 +43,10 @@ export async function statusCommand(ctx: CliContext, options: { json?: boolean }
       print(ctx, `\n${s.pipeline}: ${s.failing_files.length} file(s) failing (nothing of them kept; read again when they change, or run --retry-failed):`);
       for (const f of s.failing_files.slice(0, 10)) print(ctx, `  ${f.file} (since run ${f.since_run}): ${f.error}`);
     }
+    for (const s of statuses.filter((x) => x.not_available.length > 0)) {
+      print(ctx, `\n${s.pipeline}: not yet available from the publisher (not a failure; asked again on the next run):`);
+      for (const u of s.not_available.slice(0, 10)) print(ctx, `  ${u.partition}: ${u.uri} (run ${u.run_id})`);
+    }
     if (running.length > 0) {
       print(ctx, `\nrunning now: ${running.map((r) => `#${r.run_id} ${r.pipeline} (pid ${r.pid} on ${r.host}, heartbeat ${formatTimestamp(r.heartbeat_at)})`).join(', ')}`);
     }

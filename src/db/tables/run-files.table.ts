@@ -3,9 +3,10 @@ import type { Generated, Selectable } from 'kysely';
 /**
  * loaded; skipped (unchanged since it loaded); failed (refused whole, or unchanged since it failed);
  * missing (gone from the inbox, rows kept); retired (gone, rows no longer count); changed (its
- * bytes changed while it was read: left for the next run).
+ * bytes changed while it was read: left for the next run); not_available (the publisher has not
+ * published it yet: asked again next run).
  */
-export type RunFileAction = 'loaded' | 'skipped' | 'failed' | 'missing' | 'retired' | 'changed';
+export type RunFileAction = 'loaded' | 'skipped' | 'failed' | 'missing' | 'retired' | 'changed' | 'not_available';
 
 export interface RunFilesTable {
   run_id: number;

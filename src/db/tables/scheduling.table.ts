@@ -10,7 +10,7 @@ export interface ScheduleTicksTable {
   run_id: number | null;
 }
 
-export type PartitionStatus = 'succeeded' | 'partial' | 'failed' | 'interrupted' | 'no_input';
+export type PartitionStatus = 'succeeded' | 'partial' | 'failed' | 'interrupted' | 'no_input' | 'not_available';
 
 export interface PartitionsTable {
   pipeline: string;
