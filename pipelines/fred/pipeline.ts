@@ -3,6 +3,17 @@ import { fredOptionsSchema, fredSeries, fredSeriesRows, indicatorOf, type FredOp
 import { fredReader } from './reader.js';
 
 /**
+ * A URL template with {series} is fetched once per configured series (the two the Buffett
+ * indicator needs and those under pipelines.fred.options.series), for instance FRED's
+ * keyless download https://fred.stlouisfed.org/graph/fredgraph.csv?id={series}, whose
+ * body is `observation_date,<SERIES>`. A template without {series} is fetched as it is.
+ */
+export function expandSeriesUrl(template: string, runtime: PipelineRuntime<FredOptions>): string[] {
+  if (!template.includes('{series}')) return [template];
+  return [...fredSeries(runtime.options).keys()].map((id) => template.replaceAll('{series}', encodeURIComponent(id)));
+}
+
+/**
  * FRED CSV series → one long table (series_id, observation_date, value) →
  * analytics.fred_series and analytics.buffett_indicator.
  *
@@ -46,7 +57,7 @@ const INDICATOR_COLUMNS = [
 export const fred = definePipeline({
   name: 'fred',
   description: 'FRED CSV series (observation_date or DATE, <SERIES_ID>…) → analytics.fred_series, analytics.buffett_indicator',
-  source: { pattern: '*.csv', expectContentType: 'csv' },
+  source: { pattern: '*.csv', expectContentType: 'csv', expandUrl: expandSeriesUrl },
   options: fredOptionsSchema,
   reader: fredReader,
   row,
