@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, rememberSecrets } from '../errors.js';
 import type { AnyPipeline } from '../engine/pipeline.js';
+import { PARTITION_PLACEHOLDER } from '../engine/partitions.js';
 import type { AlertsConfig } from '../alerts/rules.js';
 import type { LogFormat } from '../log/logger.js';
 import { DEFAULT_CONFIG_FILE } from '../paths.js';
@@ -172,8 +173,15 @@ export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv
     const sources: ResolvedSource[] = (entry?.sources ?? []).map((s, i) => {
       if ('url' in s) {
         usesUrls = true;
-        if (/\{[a-z0-9_]+\}/i.test(s.url) && !definition.source.expandUrl) {
-          problems.push(`pipelines.${definition.name}.sources.${i}.url: pipeline ${definition.name} does not expand placeholders like {cik10}`);
+        // Partition placeholders ({yyyy}, {q}, …) are filled by the engine for a pipeline with
+        // partitions; any other is the pipeline's to expand ({cik10}, {series}).
+        const placeholders = [...s.url.matchAll(/\{[a-z0-9_]+\}/gi)].map((m) => m[0]);
+        const unfilled = placeholders.filter((p) => !(definition.partitions && PARTITION_PLACEHOLDER.test(p)));
+        if (unfilled.length > 0 && !definition.source.expandUrl) {
+          problems.push(
+            `pipelines.${definition.name}.sources.${i}.url: pipeline ${definition.name} does not expand ${unfilled.join(', ')}` +
+              (definition.partitions ? '; expected only partition placeholders ({yyyy}, {q}, {mm}, {dd}, {partition})' : '; expected a URL without placeholders'),
+          );
         }
         return { kind: 'url', url: s.url };
       }

@@ -109,3 +109,15 @@ it('reports a schedule variable naming no pipeline, or holding a bad cron expres
   expect(found[0]).toMatch(/^BUBBLEWATCH_SCHEDULE_FREDD \(environment\): no such pipeline; expected one of .*BUBBLEWATCH_SCHEDULE_FRED\b/);
   expect(found[1]).toMatch(/^BUBBLEWATCH_SCHEDULE_SHILLER \(environment\): invalid cron expression "0 25 \* \* \*"/);
 });
+
+it('accepts partition placeholders where the pipeline has partitions, and names any placeholder no one fills', () => {
+  const ua = { http: { user_agent: 'tests (tests@example.com)' } };
+  const fsds = 'https://www.sec.gov/files/dera/data/financial-statement-data-sets/{yyyy}q{q}.zip';
+  expect(problems({ ...ua, pipelines: { 'sec-fsds': { sources: [{ url: fsds }] } } })).toEqual([]);
+  expect(problems({ ...ua, pipelines: { 'sec-fsds': { sources: [{ url: `${fsds}?cik={cik10}` }] } } })).toEqual([
+    'pipelines.sec-fsds.sources.0.url: pipeline sec-fsds does not expand {cik10}; expected only partition placeholders ({yyyy}, {q}, {mm}, {dd}, {partition})',
+  ]);
+  expect(problems({ ...ua, pipelines: { shiller: { sources: [{ url: 'https://example.com/{yyyy}/ie_data.xls' }] } } })).toEqual([
+    'pipelines.shiller.sources.0.url: pipeline shiller does not expand {yyyy}; expected a URL without placeholders',
+  ]);
+});
