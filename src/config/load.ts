@@ -224,6 +224,11 @@ export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv
   if (envFormat !== undefined && !['auto', 'pretty', 'json'].includes(envFormat)) {
     problems.push(`BUBBLEWATCH_LOG_FORMAT (environment): got "${envFormat}", expected auto, pretty or json`);
   }
+  const secrets = config.http.query_secrets.flatMap((q) => {
+    const value = env[q.env]?.trim();
+    return value ? [{ host: q.host, param: q.param, value }] : [];
+  });
+  rememberSecrets(Object.fromEntries(secrets.map((q) => [`${q.host} ${q.param}`, q.value])));
   const databaseUrl = env.DATABASE_URL?.trim() || undefined;
   rememberSecrets({ DATABASE_URL: databaseUrl, PGPASSWORD: env.PGPASSWORD, webhook: env[config.alerts.webhook.url_env] });
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -239,7 +244,7 @@ export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv
       level: envLevel ?? config.log.level,
       format: (envFormat as LogFormat | undefined) ?? config.log.format,
     },
-    http: { ...config.http, ...(userAgent === undefined ? {} : { user_agent: userAgent }), cache_dir: fromConfig(config.http.cache_dir) },
+    http: { ...config.http, ...(userAgent === undefined ? {} : { user_agent: userAgent }), cache_dir: fromConfig(config.http.cache_dir), secrets },
     archives: config.archives,
     scheduler: config.scheduler,
     serve: config.serve,

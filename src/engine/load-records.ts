@@ -203,7 +203,7 @@ export async function loadUnit(
 
   let summary;
   try {
-    summary = await pipeline.reader(runtime, logger).read(unit.path, sink);
+    summary = await pipeline.reader(runtime, logger).read(unit.path, sink, { uri: unit.uri });
   } catch (error) {
     // Finish an open COPY so the connection can roll back; its own outcome no longer matters.
     if (copy) await copy.end().catch(() => {});

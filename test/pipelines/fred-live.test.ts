@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { fred } from '../../pipelines/fred/pipeline.js';
+import { REGISTRY } from '../../pipelines/registry.js';
+import { resolveConfig } from '../../src/config/load.js';
 import type { ResolvedPipelineConfig } from '../../src/config/load.js';
 import { httpSchema, scheduleSchema } from '../../src/config/schema.js';
 import type { AnyPipeline } from '../../src/engine/pipeline.js';
@@ -39,11 +41,45 @@ function fredgraphBody(id: string): Buffer {
 let server: Server;
 let base: string;
 const requests: { url: string; userAgent: string | undefined; ifNoneMatch: string | undefined }[] = [];
+const API_KEY = 'abcdef0123456789abcdef0123456789';
+
+/**
+ * api.stlouisfed.org/fred/series/observations?series_id=…&api_key=…&file_type=json: the same
+ * observations in the API's JSON layout (FRED's "." for a missing value, as the API writes it).
+ */
+function apiBody(id: string): Buffer {
+  const lines = fredgraphBody(id).toString('utf8').trim().split('\n').slice(1);
+  const observations = lines.map((line) => {
+    const [date, value] = line.split(',');
+    return { realtime_start: '2026-12-03', realtime_end: '2026-12-03', date, value: value === '' ? '.' : value };
+  });
+  return Buffer.from(
+    JSON.stringify({
+      realtime_start: '2026-12-03', realtime_end: '2026-12-03', observation_start: '1600-01-01', observation_end: '9999-12-31',
+      units: 'lin', output_type: 1, file_type: 'json', order_by: 'observation_date', sort_order: 'asc',
+      count: observations.length, offset: 0, limit: 100000, observations,
+    }),
+  );
+}
 
 beforeAll(async () => {
   server = createServer((req, res) => {
     requests.push({ url: req.url ?? '', userAgent: req.headers['user-agent'], ifNoneMatch: req.headers['if-none-match'] as string | undefined });
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname === '/fred/series/observations') {
+      const series = url.searchParams.get('series_id') ?? '';
+      if (url.searchParams.get('api_key') !== API_KEY) {
+        // FRED's answer to a missing or wrong key.
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error_code: 400, error_message: 'Bad Request.  The value for variable api_key is not registered.' }));
+        return;
+      }
+      if (!(series in BODIES) || url.searchParams.get('file_type') !== 'json') {
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error_code: 400, error_message: 'Bad Request.  The series does not exist.' }));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(apiBody(series));
+      return;
+    }
     const id = url.searchParams.get('id') ?? '';
     if (url.pathname !== '/graph/fredgraph.csv' || !(id in BODIES) || !existsSync(BODIES[id]!)) {
       res.writeHead(404, { 'content-type': 'text/html' }).end('<html><body>Series not found</body></html>');
@@ -125,5 +161,58 @@ describeEachDatabase('fred from fredgraph.csv (no API key)', (kind) => {
     expect(run.status).toBe('failed');
     expect(run.error).toContain(`${base}/graph/fredgraph.csv?id=NOSUCHSERIES`);
     expect(run.error).toMatch(/404/);
+  });
+});
+
+describeEachDatabase('fred from the FRED API with a key (FRED_API_KEY)', (kind) => {
+  /** The http settings the config loader gives, with the key from the environment and the API's host pointed here. */
+  function http(env: Record<string, string>) {
+    const host = new URL(base).host;
+    return resolveConfig(
+      join(PACKAGE_ROOT, 'config', 'test.yaml'),
+      { http: { user_agent: USER_AGENT, cache_dir: makeInbox(), max_attempts: 1, query_secrets: [{ host, param: 'api_key', env: 'FRED_API_KEY' }] } },
+      env,
+      REGISTRY,
+    ).http;
+  }
+
+  function apiConfig(): ResolvedPipelineConfig {
+    return { ...liveConfig({ SP500: { unit: 'index' } }), sources: [{ kind: 'url', url: `${base}/fred/series/observations?series_id={series}&file_type=json` }] };
+  }
+
+  it('reads the JSON observations of each series with the key added to the request, and keeps the key out of the ledger and the log', async () => {
+    const db = await useDatabase(kind);
+    const { logger, lines } = memoryLogger();
+    const fetch = createFetcher(http({ FRED_API_KEY: API_KEY }), logger);
+    requests.length = 0;
+    const run = await runPipeline({ handle: db.handle, logger, shared: bundledShared(), fetch }, pipeline, apiConfig(), { trigger: 'manual' });
+    expect(run.status, run.error).toBe('succeeded');
+    expect(requests.map((r) => new URL(r.url, base).searchParams.get('api_key'))).toEqual([API_KEY, API_KEY, API_KEY]);
+
+    const counts = await rows<{ series_id: string; n: number }>(db.handle, 'select series_id, count(*)::int as n from core.fred_observations group by 1 order by 1');
+    expect(counts).toEqual(['GDP', 'NCBEILQ027S', 'SP500'].map((id) => ({ series_id: id, n: observationsIn(id) })));
+    const [gdp] = await rows<{ value: number }>(db.handle, `select value::float8 as value from core.fred_observations where series_id = 'GDP' and observation_date = '1947-01-01'`);
+    expect(gdp).toEqual({ value: 243.164 });
+
+    const ledger = JSON.stringify(await rows(db.handle, 'select * from etl.source_files'));
+    expect(ledger).toContain('/fred/series/observations?series_id=GDP&file_type=json');
+    expect(ledger).not.toContain(API_KEY);
+    expect(JSON.stringify(lines)).not.toContain(API_KEY);
+  });
+
+  it('fails naming the URL and FRED\'s 400 when the key is refused, without showing the key', async () => {
+    const db = await useDatabase(kind);
+    const { logger, lines } = memoryLogger();
+    const wrong = 'ffffffffffffffffffffffffffffffff';
+    const run = await runPipeline({ handle: db.handle, logger, shared: bundledShared(), fetch: createFetcher(http({ FRED_API_KEY: wrong }), logger) }, pipeline, apiConfig(), {
+      trigger: 'manual',
+    });
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatch(/400/);
+    expect(run.error).toContain('/fred/series/observations?series_id=');
+    expect(run.error).not.toContain(wrong);
+    expect(JSON.stringify(lines)).not.toContain(wrong);
+    const stored = JSON.stringify(await rows(db.handle, 'select * from etl.runs'));
+    expect(stored).not.toContain(wrong);
   });
 });
