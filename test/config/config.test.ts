@@ -121,3 +121,11 @@ it('accepts partition placeholders where the pipeline has partitions, and names 
     'pipelines.shiller.sources.0.url: pipeline shiller does not expand {yyyy}; expected a URL without placeholders',
   ]);
 });
+
+it('knows the FRED API key from the environment as a secret: resolved for the fetcher, masked in any message', () => {
+  const key = 'f00dfeed0123456789abcdef01234567';
+  const config = resolveConfig(FILE, {}, { FRED_API_KEY: key }, REGISTRY);
+  expect(config.http.secrets).toEqual([{ host: 'api.stlouisfed.org', param: 'api_key', value: key }]);
+  expect(redactSecrets(`FRED said no to ${key}`)).toBe('FRED said no to ***');
+  expect(resolveConfig(FILE, {}, {}, REGISTRY).http.secrets).toEqual([]);
+});
