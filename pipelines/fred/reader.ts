@@ -11,7 +11,7 @@ import {
   type RecordSink,
   type RejectProblem,
   type SourceRecord,
-  type SourceUnit,
+  type ReadUnit,
 } from '../../src/sdk.js';
 
 /**
@@ -82,7 +82,7 @@ async function startsWithBrace(path: string): Promise<boolean> {
   }
 }
 
-async function readApiJson(path: string, sink: RecordSink, unit: SourceUnit | undefined, logger: Logger): Promise<ReadSummary> {
+async function readApiJson(path: string, sink: RecordSink, unit: ReadUnit | undefined, logger: Logger): Promise<ReadSummary> {
   let seriesId: string | null = null;
   try {
     seriesId = unit ? new URL(unit.uri).searchParams.get('series_id') : null;

@@ -1,6 +1,6 @@
 import { globToRegExp } from '../../src/sdk.js';
 import { BUILT_IN_LAYOUTS, type LayoutColumn, type ResolvedLayout } from './layouts.js';
-import { DEFAULT_FILE_RULES, OPTIONS_PREFIX, type IndexOptions, type LayoutOption } from './options.js';
+import { DEFAULT_FILE_RULES, OPTIONS_PREFIX, type AsOfSource, type IndexOptions, type LayoutOption } from './options.js';
 
 /**
  * How one file is read: its layout, the index it describes and the unit of its caps.
@@ -12,6 +12,8 @@ export interface FilePlan {
   readonly index: string;
   /** USD per unit of the file's caps; null = detect (auto). */
   readonly marketCapUnit: number | null;
+  /** Where a cap file's snapshot date comes from ('layout' resolved to column or file_name), and the option that said so. */
+  readonly asOf: { readonly from: Exclude<AsOfSource, 'layout'>; readonly origin: string; readonly timeZone: string };
 }
 
 function resolveLayout(option: LayoutOption, origin: string): ResolvedLayout {
@@ -45,9 +47,14 @@ export function planForFile(options: IndexOptions, fileName: string): FilePlan {
     ? resolveLayout(layoutRule.rule.layout!, layoutRule.origin.startsWith(OPTIONS_PREFIX) ? `${layoutRule.origin}.layout` : layoutRule.origin)
     : resolveLayout(options.layout, `${OPTIONS_PREFIX}.layout`);
   const unit = unitRule ? unitRule.rule.market_cap_unit! : options.market_cap_unit;
+  const asOfRule = rules.find(({ rule }) => rule.as_of_from !== undefined);
+  const asOfFrom = asOfRule ? asOfRule.rule.as_of_from! : options.as_of_from;
+  const asOfOrigin = asOfRule ? `${asOfRule.origin}.as_of_from` : `${OPTIONS_PREFIX}.as_of_from`;
+  const from = asOfFrom !== 'layout' ? asOfFrom : layout.columns.some((c) => c.field === 'as_of') ? 'column' : 'file_name';
   return {
     layout,
     index: indexRule ? indexRule.rule.index! : options.index,
     marketCapUnit: unit === 'auto' ? null : unit,
+    asOf: { from, origin: asOfFrom === 'layout' ? layout.origin : asOfOrigin, timeZone: options.fetch_time_zone },
   };
 }

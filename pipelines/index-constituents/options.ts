@@ -171,16 +171,38 @@ const gicsSector = z.string().transform((s, ctx) => {
   return z.NEVER;
 });
 
+/**
+ * Where a cap file's snapshot date comes from:
+ *   layout      the layout's own: its date column (canonical, a custom columns.as_of) or its file-name pattern (sp500-financials, as_of_from_filename);
+ *   column      the layout's date column (the file fails when its layout has none);
+ *   file_name   the date in the file's name (for a URL, the last segment of its path): the layout's pattern, else the last YYYY-MM-DD or YYYYMMDD in the name;
+ *   fetch_time  the date, in fetch_time_zone, on which the file's bytes were fetched (a URL's download; a local file's modification time):
+ *               for a publisher's "latest" file whose name and rows carry no date.
+ */
+export const AS_OF_SOURCES = ['layout', 'column', 'file_name', 'fetch_time'] as const;
+export type AsOfSource = (typeof AS_OF_SOURCES)[number];
+const asOfFrom = z.enum(AS_OF_SOURCES, { error: `expected one of ${AS_OF_SOURCES.join(', ')}` });
+
+const timeZone = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en-CA', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'expected an IANA time zone such as America/New_York or UTC');
+
 const fileRule = z
   .strictObject({
-    /** File-name pattern (glob on the name, e.g. "constituents-financials_201[0-7]-*.csv"). */
+    /** File-name pattern (glob on the name, e.g. "constituents-financials_201[0-7]-*.csv"); a URL's name is the last segment of its path. */
     match: z.string().min(1),
     layout: layout.optional(),
     index: indexCode.optional(),
     market_cap_unit: marketCapUnit.optional(),
+    as_of_from: asOfFrom.optional(),
   })
-  .refine((r) => r.layout !== undefined || r.index !== undefined || r.market_cap_unit !== undefined, {
-    message: 'a file rule must set layout, index or market_cap_unit',
+  .refine((r) => r.layout !== undefined || r.index !== undefined || r.market_cap_unit !== undefined || r.as_of_from !== undefined, {
+    message: 'a file rule must set layout, index, market_cap_unit or as_of_from',
   });
 
 export const optionsSchema = z.strictObject({
@@ -189,6 +211,10 @@ export const optionsSchema = z.strictObject({
   /** How cap files are laid out, unless a file rule says otherwise. */
   layout: layout.default('canonical'),
   market_cap_unit: marketCapUnit.default('auto'),
+  /** Where cap files' snapshot dates come from, unless a file rule says otherwise (see AS_OF_SOURCES). */
+  as_of_from: asOfFrom.default('layout'),
+  /** The time zone whose calendar dates a fetch time (as_of_from: fetch_time) is read in: the index's market's. */
+  fetch_time_zone: timeZone.default('America/New_York'),
   /** Rules by file name, first match wins for each setting. constituents.csv is read as a ticker → CIK map unless a rule says otherwise. */
   files: z.array(fileRule).default([]),
   /**

@@ -21,7 +21,11 @@ import { syncIndexSettings } from './settings.js';
  *                  which lets share classes of one company (GOOGL and GOOG) count once.
  *
  * The reader maps every layout onto these canonical fields, and adds what the file implies
- * (record kind, index, as-of date from the name, configured cap unit).
+ * (record kind, index, as-of date from the name or the fetch, configured cap unit).
+ *
+ * A source may be a URL: its name, for file rules and dates, is the last segment of the URL's
+ * path (the downloaded copy is cached under a hash). A snapshot whose name and rows carry no
+ * date ("latest" files) takes the date it was fetched on: options.as_of_from / files[].as_of_from.
  */
 const recordKind = () =>
   withFastCheck(

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import Papa from 'papaparse';
 import { InputFileError, isRealDate, normaliseHeaderName, readCsvFile, type Logger, type PipelineRuntime, type RecordReader, type RejectProblem, type SourceRecord } from '../../src/sdk.js';
@@ -100,14 +101,43 @@ function shapeProblems(fields: readonly string[], header: HeaderMap, malformedQu
   return undefined;
 }
 
+/** Without a layout's own pattern, a name's date is its last YYYY-MM-DD or YYYYMMDD: caps_2025-02-01.csv, sp500-20250201.csv. */
+const ANY_DATE_IN_NAME = /(\d{4}-\d{2}-\d{2}|\d{8})(?!.*(?:\d{4}-\d{2}-\d{2}|\d{8}))/;
+
+/**
+ * The name file rules and file-name dates look at: a file's own name, or for a URL the last
+ * segment of its path (its local copy is named after a hash of the URL).
+ */
+export function sourceName(path: string, uri: string | undefined): string {
+  if (uri !== undefined && /^https?:\/\//i.test(uri)) {
+    try {
+      const segment = new URL(uri).pathname.split('/').filter((p) => p !== '').pop() ?? '';
+      return decodeURIComponent(segment);
+    } catch {
+      // not a URL after all: fall through to the path's name
+    }
+  }
+  return basename(path);
+}
+
 /** The as-of date a file name carries, as YYYY-MM-DD (the capture may be YYYY-MM-DD or YYYYMMDD). */
-export function asOfFromFileName(file: string, layout: ResolvedLayout): string {
-  const pattern = layout.asOfFromFileName!;
-  const name = basename(file);
+export function asOfFromFileName(file: string, layout: ResolvedLayout, name = basename(file), optionOrigin?: string): string {
+  // A custom layout's own pattern always; a built-in one's (the datahub's _YYYY-MM-DD.csv) only when the layout chose the name.
+  const pattern = (optionOrigin === undefined || layout.name === 'custom' ? layout.asOfFromFileName : undefined) ?? ANY_DATE_IN_NAME;
   const m = pattern.exec(name);
-  const where = layout.name === 'custom' ? `${layout.origin}.as_of_from_filename` : `layout ${layout.name} (${layout.origin})`;
+  const where = optionOrigin
+    ? optionOrigin
+    : layout.name === 'custom'
+      ? `${layout.origin}.as_of_from_filename`
+      : `layout ${layout.name} (${layout.origin})`;
   if (!m) {
-    throw new InputFileError({ file }, `the file name does not carry the date that ${where} takes from it`, JSON.stringify(name), `a name matching /${pattern.source}/, e.g. constituents-financials_2025-02-01.csv`);
+    throw new InputFileError(
+      { file },
+      `the file name does not carry the date that ${where} takes from it`,
+      JSON.stringify(name),
+      `a name matching /${pattern.source}/, e.g. constituents-financials_2025-02-01.csv; for a file whose name and rows carry no date ` +
+        `(a publisher's latest list), date it by when it was fetched: ${OPTIONS_PREFIX}.files: [{ match: ${JSON.stringify(name)}, as_of_from: fetch_time }]`,
+    );
   }
   const captured = m.groups?.as_of ?? m[1] ?? '';
   const parts = /^(\d{4})-?(\d{2})-?(\d{2})$/.exec(captured);
@@ -115,6 +145,39 @@ export function asOfFromFileName(file: string, layout: ResolvedLayout): string {
     throw new InputFileError({ file }, `the date in the file name is not a real date (${where})`, JSON.stringify(captured), 'YYYY-MM-DD or YYYYMMDD');
   }
   return `${parts[1]}-${parts[2]}-${parts[3]}`;
+}
+
+/** The calendar date, in a time zone, of an instant: YYYY-MM-DD. */
+export function dateInZone(at: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(at);
+  const part = (type: string): string => parts.find((p) => p.type === type)!.value;
+  return `${part('year')}-${part('month')}-${part('day')}`;
+}
+
+/**
+ * The snapshot date a cap file takes from outside its rows: from its name, or from when its bytes
+ * were fetched (the modification time of the local copy: a URL's download is written when it
+ * arrives and kept as it is through 304s). Undefined: the rows carry it (a date column).
+ */
+async function impliedAsOf(path: string, file: string, name: string, plan: FilePlan): Promise<string | undefined> {
+  const { layout, asOf } = plan;
+  if (layout.kind !== 'cap') return undefined;
+  switch (asOf.from) {
+    case 'column':
+      if (!layout.columns.some((c) => c.field === 'as_of')) {
+        throw new InputFileError(
+          { file },
+          `${asOf.origin} takes the date from a column, but layout ${layout.name} (${layout.origin}) has no date column`,
+          'as_of_from: column',
+          'as_of_from: file_name or fetch_time, or a layout with a date column (canonical, or a custom layout with columns.as_of)',
+        );
+      }
+      return undefined;
+    case 'file_name':
+      return asOfFromFileName(file, layout, name, layout.asOfFromFileName && asOf.origin === layout.origin ? undefined : asOf.origin);
+    case 'fetch_time':
+      return dateInZone((await stat(path)).mtime, asOf.timeZone);
+  }
 }
 
 /**
@@ -143,23 +206,26 @@ class CsvRowRecord implements SourceRecord {
 export function indexConstituentsReader(runtime: PipelineRuntime<IndexOptions>, logger: Logger): RecordReader {
   const options = runtime.options;
   return {
-    async read(path, sink) {
-      const plan: FilePlan = planForFile(options, basename(path));
+    async read(path, sink, unit) {
+      const name = sourceName(path, unit?.uri);
+      // Messages name the URL a download came from, not its cached copy.
+      const file = unit?.uri ?? path;
+      const plan: FilePlan = planForFile(options, name);
       const { layout } = plan;
-      const asOf = layout.asOfFromFileName ? asOfFromFileName(path, layout) : undefined;
+      const asOf = await impliedAsOf(path, file, name, plan);
       const implied: Record<string, string | undefined> =
         layout.kind === 'cap'
           ? { record_kind: 'cap', index_code: plan.index, market_cap_unit: plan.marketCapUnit === null ? undefined : String(plan.marketCapUnit) }
           : { record_kind: 'issuer' };
       const impliedNames = Object.keys(implied);
       const impliedValues = impliedNames.map((k) => implied[k]);
-      logger.debug({ file: path, layout: layout.name, kind: layout.kind, index: plan.index, as_of: asOf }, `${path}: reading as layout ${layout.name}`);
+      logger.debug({ file, layout: layout.name, kind: layout.kind, index: plan.index, as_of: asOf }, `${file}: reading as layout ${layout.name}`);
       let header: HeaderMap | undefined;
       const result = await readCsvFile({
         file: path,
         delimiter: layout.delimiter,
         onHeader: (fields, line) => {
-          header = mapHeader(path, layout, fields, line, logger);
+          header = mapHeader(file, layout, fields, line, logger);
         },
         onRows: async (rows) => {
           const map = header!;
@@ -172,8 +238,9 @@ export function indexConstituentsReader(runtime: PipelineRuntime<IndexOptions>, 
             const cells = row.fields;
             const fields: Record<string, string | undefined> = {};
             for (let k = 0; k < impliedNames.length; k++) fields[impliedNames[k]!] = impliedValues[k];
-            if (asOf !== undefined) fields.as_of = asOf;
             for (let k = 0; k < fieldNames.length; k++) fields[fieldNames[k]!] = cells[fieldColumns[k]!];
+            // A date from the name or the fetch wins over a date column the options chose not to use.
+            if (asOf !== undefined) fields.as_of = asOf;
             const problems = cells.length === map.width && !row.malformedQuotes ? undefined : shapeProblems(cells, map, row.malformedQuotes);
             records[r] = new CsvRowRecord(row.line, fields, positions, cells, layout.delimiter, problems);
           }

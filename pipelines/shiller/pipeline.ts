@@ -1,12 +1,14 @@
 import { code, decimal, definePipeline, isoDate, optional, RowRejection, rowSchema } from '../../src/sdk.js';
 import { shillerOptionsSchema } from './options.js';
 import { shillerReader } from './reader.js';
+import { findWorkbookLink } from './workbook.js';
 
 /**
  * Shiller's monthly S&P Composite data → analytics.cape.
  *
- * Sources: Shiller's ie_data "Data" sheet saved as CSV, or the datasets/s-and-p-500 CSV
- * (see reader.ts; `pipelines.shiller.options.layout` picks one or detects it). The raw rows
+ * Sources: Shiller's ie_data.xls workbook as published (its "Data" sheet), that sheet saved as
+ * CSV, or the datasets/s-and-p-500 CSV (see reader.ts; `pipelines.shiller.options.layout` picks
+ * one or detects it). A URL source may be the workbook or the page that links to it. The raw rows
  * keep nominal price, dividend, earnings, CPI, the 10-year yield and Shiller's published
  * CAPE. sql/transforms/market/valuation_cape.sql recomputes CAPE from price, earnings
  * and CPI with Shiller's convention and ranks it against its own history.
@@ -35,8 +37,13 @@ function positive(column: string, value: string | undefined, what: string): void
 
 export const shiller = definePipeline({
   name: 'shiller',
-  description: "Shiller's monthly S&P Composite price, dividend, earnings and CPI (ie_data or datasets/s-and-p-500 layout) → analytics.cape",
-  source: { pattern: '*.csv' },
+  description: "Shiller's monthly S&P Composite price, dividend, earnings and CPI (ie_data.xls, its Data sheet as CSV, or datasets/s-and-p-500) → analytics.cape",
+  source: {
+    pattern: '*.{csv,xls,xlsx}',
+    // shillerdata.com links to the workbook from its front page under a URL that changes with
+    // each release: a source URL may be that page, and the link matching workbook_link is followed.
+    linkedData: (fetched, runtime) => findWorkbookLink(fetched.path, fetched.url, runtime.options.workbook_link),
+  },
   options: shillerOptionsSchema,
   reader: shillerReader,
   row,

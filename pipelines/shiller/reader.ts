@@ -1,11 +1,13 @@
 import Papa from 'papaparse';
 import { InputFileError, readCsvFile, type Logger, type PipelineRuntime, type RecordReader, type RejectProblem, type SourceRecord } from '../../src/sdk.js';
 import type { ShillerLayout, ShillerOptions } from './options.js';
+import { isWorkbook, readSheetRows } from './workbook.js';
 
 /**
  * Shiller's monthly stock market data, in either of two layouts:
  *
- * shiller-xls     the "Data" sheet of Shiller's ie_data.xls saved as CSV: a title band of
+ * shiller-xls     the "Data" sheet of Shiller's ie_data.xls, read from the workbook itself
+ *                 (workbook.ts; told from a CSV by its bytes) or saved as CSV: a title band of
  *                 several rows, then the header row `Date,P,D,E,CPI,Fraction,Rate GS10,…,CAPE,…`,
  *                 one row per month with Date written as a decimal (1871.01; 1999.1 is
  *                 October 1999), D and E blank for the latest months, CAPE "NA" for the first
@@ -268,19 +270,28 @@ export function shillerReader(runtime: PipelineRuntime<ShillerOptions>, logger: 
         return out;
       };
 
-      await readCsvFile({
-        file: path,
-        delimiter: ',',
-        onHeader: (fields, line) => {
-          // The engine's reader calls the first non-blank line the header; here it is only the
-          // first row, and a header is found by lookForHeader (no records come before it).
-          handle([{ line, fields }]);
-        },
-        onRows: async (rows) => {
-          const out = handle(rows);
+      if (await isWorkbook(path)) {
+        // The workbook as published: its sheet's rows go through the same steps as a CSV export's.
+        const sheetRows = await readSheetRows(path, options.sheet);
+        for (let i = 0; i < sheetRows.length; i += 1000) {
+          const out = handle(sheetRows.slice(i, i + 1000));
           if (out.length > 0) await sink(out);
-        },
-      });
+        }
+      } else {
+        await readCsvFile({
+          file: path,
+          delimiter: ',',
+          onHeader: (fields, line) => {
+            // The engine's reader calls the first non-blank line the header; here it is only the
+            // first row, and a header is found by lookForHeader (no records come before it).
+            handle([{ line, fields }]);
+          },
+          onRows: async (rows) => {
+            const out = handle(rows);
+            if (out.length > 0) await sink(out);
+          },
+        });
+      }
 
       if (header === undefined) throw headerNotFound(firstLine?.line ?? 1);
       if (pending.length > 0) {

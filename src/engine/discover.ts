@@ -57,6 +57,7 @@ export function hasGlob(path: string): boolean {
 
 /**
  * Glob → RegExp over '/'-separated paths: * and ? stay within a segment, ** crosses segments.
+ * {a,b} matches either alternative (`*.{csv,xls}`).
  * Case-insensitive: an inbox's `*.csv` takes DATA.CSV too (spreadsheet programs on some
  * systems save upper-case extensions).
  */
@@ -74,6 +75,11 @@ export function globToRegExp(glob: string): RegExp {
       }
     } else if (c === '?') {
       re += '[^/]';
+    } else if (c === '{' && glob.indexOf('}', i + 1) > i) {
+      // {csv,xls}: one of the alternatives (plain names, no nested globs).
+      const end = glob.indexOf('}', i + 1);
+      re += `(?:${glob.slice(i + 1, end).split(',').map((a) => a.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})`;
+      i = end;
     } else if (c === '[') {
       const end = glob.indexOf(']', i + 1);
       if (end === -1) {
@@ -273,6 +279,14 @@ export async function discoverFiles(options: DiscoverOptions): Promise<Discovere
         seen.add(url);
         if (!options.fetch) throw new Error(`no fetcher configured for URL sources (${url})`);
         const fetched = await options.fetch(url, spec.expectContentType);
+        // A page that links to the data (a file whose URL changes with each release): fetch what it
+        // links to, kept under the page's URL so that a new release replaces the previous one.
+        const linked = spec.linkedData ? await spec.linkedData({ path: fetched.path, url }, options.runtime) : undefined;
+        if (linked !== undefined) {
+          const data = await options.fetch(linked, spec.expectContentType);
+          found.push({ path: data.path, uri: linked, key: url });
+          continue;
+        }
         found.push({ path: fetched.path, uri: url, key: url });
       }
       continue;

@@ -110,6 +110,12 @@ export interface SourceSpec<O = unknown> {
   readonly datasetFiles?: readonly string[];
   /** Turn a URL template from the config into the URLs to fetch (e.g. one per configured company). */
   readonly expandUrl?: (template: string, runtime: PipelineRuntime<O>) => readonly string[];
+  /**
+   * For a URL source whose body may be a page linking to the data rather than the data (a
+   * publisher whose file URL changes with each release): the URL of the data, or undefined when
+   * the body is the data itself. Throws an InputFileError when a page holds no such link.
+   */
+  readonly linkedData?: (fetched: { readonly path: string; readonly url: string }, runtime: PipelineRuntime<O>) => Promise<string | undefined>;
   /** What a fetched body must look like. */
   readonly expectContentType?: 'json' | 'zip' | 'csv';
 }
@@ -302,13 +308,17 @@ export function definePipeline<S extends RowSpec<RowFields>, O>(spec: PipelineSp
     throw new Error(`pipeline name "${spec.name}" must be lower-case kebab-case`);
   }
   const { parseOptions, optionsOf, runtimeOf } = bindOptions(spec.name, spec.options);
-  const { expandUrl, ...source } = spec.source;
+  const { expandUrl, linkedData, ...source } = spec.source;
   const { values, ...load } = spec.load;
   const { prepare } = spec;
   return {
     name: spec.name,
     description: spec.description,
-    source: expandUrl ? { ...source, expandUrl: (template, runtime) => expandUrl(template, runtimeOf(runtime)) } : source,
+    source: {
+      ...source,
+      ...(expandUrl ? { expandUrl: (template: string, runtime: PipelineRuntime) => expandUrl(template, runtimeOf(runtime)) } : {}),
+      ...(linkedData ? { linkedData: (fetched: { readonly path: string; readonly url: string }, runtime: PipelineRuntime) => linkedData(fetched, runtimeOf(runtime)) } : {}),
+    },
     reader: (runtime, logger) => spec.reader(runtimeOf(runtime), logger),
     row: spec.row,
     naturalKey: spec.naturalKey,

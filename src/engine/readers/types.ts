@@ -33,15 +33,15 @@ export interface RecordSink {
   (records: readonly SourceRecord[]): Promise<void>;
 }
 
-/** Where the unit came from, for readers whose format leaves out what its address says (a FRED API series ID). */
-export interface SourceUnit {
-  /** The path, or the URL as configured (without query secrets). */
+/** Where a unit came from, for readers that take something from its name (a URL's cached copy has a hashed name). */
+export interface ReadUnit {
+  /** The path, or the URL it was fetched from. */
   readonly uri: string;
 }
 
 export interface RecordReader {
   /** Read `path` (a file or a dataset folder), handing records on in batches. */
-  read(path: string, sink: RecordSink, unit?: SourceUnit): Promise<ReadSummary>;
+  read(path: string, sink: RecordSink, unit?: ReadUnit): Promise<ReadSummary>;
 }
 
 /** Thrown by a pipeline's `values()` to reject a row that passed the schema but fails a rule that needs config. */
