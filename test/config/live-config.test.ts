@@ -45,12 +45,14 @@ it('loads with the SEC contact from the environment, every pipeline resolved and
   expect(config.http.user_agent).toBe(ENV.BUBBLEWATCH_USER_AGENT);
   expect([...config.pipelines.values()].filter((p) => !p.configured).map((p) => p.name)).toEqual([]);
   const enabled = [...config.pipelines.values()].filter((p) => p.enabled).map((p) => p.name).sort();
-  expect(enabled).toEqual(['company-metrics', 'custom-series', 'fred', 'sec-companyfacts', 'sec-fsds']);
+  expect(enabled).toEqual(['company-metrics', 'custom-series', 'fred', 'sec-companyfacts', 'sec-fsds', 'shiller']);
   // Publishers for the scheduled sources; the analysts' inboxes are the only local folders.
   const sources = Object.fromEntries([...config.pipelines].map(([name, p]) => [name, p.sources.map((s) => (s.kind === 'url' ? s.url : s.path))]));
   expect(sources['sec-companyfacts']).toEqual(['https://data.sec.gov/api/xbrl/companyfacts/CIK{cik10}.json']);
   expect(sources['sec-fsds']).toEqual(['https://www.sec.gov/files/dera/data/financial-statement-data-sets/{yyyy}q{q}.zip']);
   expect(sources.fred).toEqual(['https://fred.stlouisfed.org/graph/fredgraph.csv?id={series}']);
+  expect(sources.shiller).toEqual(['https://shillerdata.com/']);
+  expect(config.pipelines.get('shiller')!.options).toMatchObject({ workbook_link: 'ie_data\\.xls' });
   expect(sources['custom-series']).toEqual([join(PACKAGE_ROOT, 'inbox', 'custom-series', '*.csv')]);
   expect(sources['company-metrics']).toEqual([join(PACKAGE_ROOT, 'inbox', 'company-metrics', '*.csv')]);
   // Never the bundled sample, not even in its embedded database.
