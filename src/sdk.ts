@@ -47,7 +47,7 @@ export { isRealDate } from './engine/fields.js';
 
 // Readers
 /** What a reader is and yields: records with their line, fields and problems. */
-export type { ReadSummary, RecordReader, RecordSink, SourceRecord } from './engine/readers/types.js';
+export type { ReadSummary, RecordReader, RecordSink, SourceRecord, ReadUnit } from './engine/readers/types.js';
 /** Thrown from load.values to reject one row with a reason (kept in etl.rejects). */
 export { RowRejection } from './engine/readers/types.js';
 /** Streams a CSV file (any delimiter, UTF-8 checked) record by record. */

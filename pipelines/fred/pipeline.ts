@@ -3,6 +3,21 @@ import { fredOptionsSchema, fredSeries, fredSeriesRows, indicatorOf, type FredOp
 import { fredReader } from './reader.js';
 
 /**
+ * A URL template with {series} is fetched once per configured series (the two the Buffett
+ * indicator needs and those under pipelines.fred.options.series), for instance FRED's
+ * keyless download https://fred.stlouisfed.org/graph/fredgraph.csv?id={series}, whose
+ * body is `observation_date,<SERIES>`, or the API's
+ * https://api.stlouisfed.org/fred/series/observations?series_id={series}&file_type=json, whose
+ * JSON body the reader takes the series of from its URL; the API key is added to each request
+ * from FRED_API_KEY (http.query_secrets) and kept out of the ledger and the logs. A template
+ * without {series} is fetched as it is.
+ */
+export function expandSeriesUrl(template: string, runtime: PipelineRuntime<FredOptions>): string[] {
+  if (!template.includes('{series}')) return [template];
+  return [...fredSeries(runtime.options).keys()].map((id) => template.replaceAll('{series}', encodeURIComponent(id)));
+}
+
+/**
  * FRED CSV series → one long table (series_id, observation_date, value) →
  * analytics.fred_series and analytics.buffett_indicator.
  *
@@ -45,8 +60,8 @@ const INDICATOR_COLUMNS = [
 
 export const fred = definePipeline({
   name: 'fred',
-  description: 'FRED CSV series (observation_date or DATE, <SERIES_ID>…) → analytics.fred_series, analytics.buffett_indicator',
-  source: { pattern: '*.csv', expectContentType: 'csv' },
+  description: 'FRED CSV series (observation_date or DATE, <SERIES_ID>…) or FRED API JSON → analytics.fred_series, analytics.buffett_indicator',
+  source: { pattern: '*.csv', expectContentType: 'csv', expandUrl: expandSeriesUrl },
   options: fredOptionsSchema,
   reader: fredReader,
   row,

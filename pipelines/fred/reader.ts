@@ -1,5 +1,18 @@
+import { open, readFile } from 'node:fs/promises';
 import Papa from 'papaparse';
-import { InputFileError, quoteClipped, readCsvFile, type Logger, type PipelineRuntime, type RecordReader, type RejectProblem, type SourceRecord } from '../../src/sdk.js';
+import {
+  InputFileError,
+  quoteClipped,
+  readCsvFile,
+  type Logger,
+  type PipelineRuntime,
+  type ReadSummary,
+  type RecordReader,
+  type RecordSink,
+  type RejectProblem,
+  type SourceRecord,
+  type ReadUnit,
+} from '../../src/sdk.js';
 
 /**
  * FRED CSV downloads. The header names the date column and then one column per series,
@@ -52,9 +65,75 @@ function unparse(fields: readonly string[]): string {
   return Papa.unparse([fields as string[]], { delimiter: ',', newline: '\n' });
 }
 
+/**
+ * FRED API (api.stlouisfed.org/fred/series/observations?series_id=…&file_type=json, with an API
+ * key): { …, "observations": [{ "realtime_start", "realtime_end", "date", "value" }, …] }. The
+ * body does not name its series: the series_id of the URL it came from does. "." is a missing value.
+ */
+const API_EXPECTED = '{ "observations": [{ "date": "YYYY-MM-DD", "value": "…" }, …] } (FRED API series/observations, file_type=json)';
+
+async function startsWithBrace(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(64), 0, 64, 0);
+    return /^(\uFEFF)?\s*\{/.test(buffer.subarray(0, bytesRead).toString('utf8'));
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readApiJson(path: string, sink: RecordSink, unit: ReadUnit | undefined, logger: Logger): Promise<ReadSummary> {
+  let seriesId: string | null = null;
+  try {
+    seriesId = unit ? new URL(unit.uri).searchParams.get('series_id') : null;
+  } catch {
+    seriesId = null;
+  }
+  if (seriesId === null || !SERIES_ID.test(seriesId)) {
+    throw new InputFileError(
+      { file: unit?.uri ?? path },
+      'a FRED API JSON body names no series; the series comes from the series_id of its URL',
+      JSON.stringify(unit?.uri ?? path),
+      'a URL with series_id=<SERIES_ID>, e.g. https://api.stlouisfed.org/fred/series/observations?series_id={series}&file_type=json',
+    );
+  }
+  const id = seriesId.toUpperCase();
+  let body: unknown;
+  try {
+    body = JSON.parse((await readFile(path, 'utf8')).replace(/^\uFEFF/, ''));
+  } catch (error) {
+    throw new InputFileError({ file: path }, `not valid JSON: ${(error as Error).message}`, undefined, API_EXPECTED);
+  }
+  const observations = (body as { observations?: unknown }).observations;
+  if (!Array.isArray(observations)) {
+    throw new InputFileError({ file: path }, 'the body has no "observations" array', quoteClipped(Object.keys(body as object).join(', ')), API_EXPECTED);
+  }
+  const records: SourceRecord[] = [];
+  let skipped = 0;
+  observations.forEach((o: unknown, i) => {
+    const { date, value } = (o ?? {}) as { date?: unknown; value?: unknown };
+    const rawText = JSON.stringify(o);
+    const text = typeof value === 'string' ? value.trim() : typeof value === 'number' ? String(value) : undefined;
+    if (text === '.' || text === '') {
+      skipped++;
+      return;
+    }
+    records.push({
+      line: i + 1,
+      locator: `observations[${i}]`,
+      fields: { series_id: id, date: typeof date === 'string' ? date : undefined, value: text },
+      rawText,
+    });
+  });
+  if (records.length > 0) await sink(records);
+  if (skipped > 0) logger.debug({ file: path, missing: { [id]: skipped } }, `${path}: ${skipped} missing value(s) (".") skipped: ${id} ${skipped}`);
+  return { read: observations.length, skipped };
+}
+
 export function fredReader(_runtime: PipelineRuntime, logger: Logger): RecordReader {
   return {
-    async read(path, sink) {
+    async read(path, sink, unit) {
+      if (await startsWithBrace(path)) return readApiJson(path, sink, unit, logger);
       let header: Header | undefined;
       let read = 0;
       let skipped = 0;

@@ -8,7 +8,7 @@ import { PARTITION_PLACEHOLDER } from '../engine/partitions.js';
 import type { AlertsConfig } from '../alerts/rules.js';
 import type { LogFormat } from '../log/logger.js';
 import { DEFAULT_CONFIG_FILE } from '../paths.js';
-import { configFileSchema, formatIssues, scheduleSchema, type ArchiveSettings, type HttpSettings, type ScheduleConfig, type SchedulerSettings, type ServeSettings } from './schema.js';
+import { configFileSchema, cronExpression, formatIssues, scheduleSchema, type ArchiveSettings, type HttpSettings, type ScheduleConfig, type SchedulerSettings, type ServeSettings } from './schema.js';
 
 /**
  * Config is read in three steps, each reporting every problem as `path: message`:
@@ -114,6 +114,35 @@ export function loadConfig(options: LoadConfigOptions): AppConfig {
   return resolveConfig(file, raw, env, options.registry);
 }
 
+/**
+ * The environment variable that replaces a pipeline's cron expression (its time zone stays the
+ * config's): BUBBLEWATCH_SCHEDULE_SEC_COMPANYFACTS for sec-companyfacts.
+ */
+export function scheduleEnvVar(pipeline: string): string {
+  return `BUBBLEWATCH_SCHEDULE_${pipeline.toUpperCase().replaceAll('-', '_')}`;
+}
+
+/** Cron expressions the environment sets per pipeline; a variable naming no pipeline is a problem, not ignored. */
+function schedulesFromEnv(env: NodeJS.ProcessEnv, registry: Registry, problems: string[]): Map<string, string> {
+  const byVar = new Map(registry.pipelines.map((p) => [scheduleEnvVar(p.name), p.name]));
+  const found = new Map<string, string>();
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('BUBBLEWATCH_SCHEDULE_') || value === undefined || value.trim() === '') continue;
+    const pipeline = byVar.get(name);
+    if (pipeline === undefined) {
+      problems.push(`${name} (environment): no such pipeline; expected one of ${[...byVar.keys()].join(', ')}`);
+      continue;
+    }
+    const parsed = cronExpression.safeParse(value.trim());
+    if (!parsed.success) {
+      problems.push(...formatIssues(parsed.error).map((p) => p.replace(/^\(top level\)/, `${name} (environment)`)));
+      continue;
+    }
+    found.set(pipeline, parsed.data);
+  }
+  return found;
+}
+
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv, registry: Registry): AppConfig {
@@ -136,6 +165,7 @@ export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv
     if (!known.has(name)) problems.push(`pipelines.${name}: no such pipeline (known: ${[...known.keys()].join(', ')})`);
   }
 
+  const scheduleOverrides = schedulesFromEnv(env, registry, problems);
   let usesUrls = false;
   const pipelines = new Map<string, ResolvedPipelineConfig>();
   for (const definition of registry.pipelines) {
@@ -143,10 +173,15 @@ export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv
     const sources: ResolvedSource[] = (entry?.sources ?? []).map((s, i) => {
       if ('url' in s) {
         usesUrls = true;
-        // Period placeholders ({yyyy}, {q}, …) are filled by the run for a pipeline with partitions.
-        const others = definition.partitions ? s.url.replace(new RegExp(PARTITION_PLACEHOLDER.source, 'g'), '') : s.url;
-        if (/\{[a-z0-9_]+\}/i.test(others) && !definition.source.expandUrl) {
-          problems.push(`pipelines.${definition.name}.sources.${i}.url: pipeline ${definition.name} does not expand placeholders like {cik10}`);
+        // Partition placeholders ({yyyy}, {q}, …) are filled by the engine for a pipeline with
+        // partitions; any other is the pipeline's to expand ({cik10}, {series}).
+        const placeholders = [...s.url.matchAll(/\{[a-z0-9_]+\}/gi)].map((m) => m[0]);
+        const unfilled = placeholders.filter((p) => !(definition.partitions && PARTITION_PLACEHOLDER.test(p)));
+        if (unfilled.length > 0 && !definition.source.expandUrl) {
+          problems.push(
+            `pipelines.${definition.name}.sources.${i}.url: pipeline ${definition.name} does not expand ${unfilled.join(', ')}` +
+              (definition.partitions ? '; expected only partition placeholders ({yyyy}, {q}, {mm}, {dd}, {partition})' : '; expected a URL without placeholders'),
+          );
         }
         return { kind: 'url', url: s.url };
       }
@@ -160,19 +195,25 @@ export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv
     if (entry && entry.enabled && sources.length === 0) {
       problems.push(`pipelines.${definition.name}.sources: required for an enabled pipeline (a file, folder, glob or URL)`);
     }
+    const schedule = entry?.schedule ?? scheduleSchema.parse(definition.defaults.schedule);
+    const cron = scheduleOverrides.get(definition.name);
     pipelines.set(definition.name, {
       name: definition.name,
       configured: entry !== undefined,
       enabled: entry?.enabled ?? false,
-      schedule: entry?.schedule ?? scheduleSchema.parse(definition.defaults.schedule),
+      schedule: cron === undefined ? schedule : { ...schedule, cron },
       sources,
       baseDir: configDir,
       options: options.ok ? options.options : (entry?.options ?? {}),
       onMissing: entry?.on_missing ?? 'keep',
     });
   }
-  if (usesUrls && !config.http.user_agent) {
-    problems.push('http.user_agent: required when a source is a URL; the SEC refuses requests without a contact, e.g. "bubblewatch/0.1 (you@example.com)"');
+  const envUserAgent = env.BUBBLEWATCH_USER_AGENT?.trim() || undefined;
+  const userAgent = envUserAgent ?? config.http.user_agent;
+  if (usesUrls && !userAgent) {
+    problems.push(
+      'http.user_agent: required when a source is a URL (or set BUBBLEWATCH_USER_AGENT in the environment); the SEC refuses requests without a contact, e.g. "bubblewatch/0.1 (you@example.com)"',
+    );
   }
 
   const envLevel = env.LOG_LEVEL ?? env.BUBBLEWATCH_LOG_LEVEL;
@@ -183,6 +224,11 @@ export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv
   if (envFormat !== undefined && !['auto', 'pretty', 'json'].includes(envFormat)) {
     problems.push(`BUBBLEWATCH_LOG_FORMAT (environment): got "${envFormat}", expected auto, pretty or json`);
   }
+  const secrets = config.http.query_secrets.flatMap((q) => {
+    const value = env[q.env]?.trim();
+    return value ? [{ host: q.host, param: q.param, value }] : [];
+  });
+  rememberSecrets(Object.fromEntries(secrets.map((q) => [`${q.host} ${q.param}`, q.value])));
   const databaseUrl = env.DATABASE_URL?.trim() || undefined;
   rememberSecrets({ DATABASE_URL: databaseUrl, PGPASSWORD: env.PGPASSWORD, webhook: env[config.alerts.webhook.url_env] });
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -198,7 +244,7 @@ export function resolveConfig(file: string, raw: unknown, env: NodeJS.ProcessEnv
       level: envLevel ?? config.log.level,
       format: (envFormat as LogFormat | undefined) ?? config.log.format,
     },
-    http: { ...config.http, cache_dir: fromConfig(config.http.cache_dir) },
+    http: { ...config.http, ...(userAgent === undefined ? {} : { user_agent: userAgent }), cache_dir: fromConfig(config.http.cache_dir), secrets },
     archives: config.archives,
     scheduler: config.scheduler,
     serve: config.serve,

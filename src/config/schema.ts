@@ -82,6 +82,20 @@ export const httpSchema = z.strictObject({
   backoff_base_ms: z.number().int().positive().default(500),
   /** Where downloads are cached (with their ETag / Last-Modified). */
   cache_dir: z.string().min(1).default('../.bubblewatch/downloads'),
+  /**
+   * Query parameters added to requests to a host from an environment variable, when it is set:
+   * API keys, which never go in the config file, the ledger or a log line (the ledger keeps the
+   * URL without them). Default: FRED's API key from FRED_API_KEY.
+   */
+  query_secrets: z
+    .array(
+      z.strictObject({
+        host: z.string().regex(/^[a-z0-9.-]+(:\d+)?$/i, 'expected a host name such as api.stlouisfed.org'),
+        param: z.string().regex(/^[A-Za-z0-9_]+$/, 'expected a query parameter name such as api_key'),
+        env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name such as FRED_API_KEY'),
+      }),
+    )
+    .default([{ host: 'api.stlouisfed.org', param: 'api_key', env: 'FRED_API_KEY' }]),
 });
 
 export const archivesSchema = z.strictObject({
@@ -150,7 +164,17 @@ export const configFileSchema = z.strictObject({
   pipelines: z.record(z.string(), pipelineConfigSchema).default({}),
 });
 
-export type HttpSettings = z.infer<typeof httpSchema>;
+/** A query secret with its value from the environment (resolved when the config loads). */
+export interface QuerySecret {
+  readonly host: string;
+  readonly param: string;
+  readonly value: string;
+}
+
+export type HttpSettings = z.infer<typeof httpSchema> & {
+  /** The query_secrets whose variables are set, with their values. */
+  readonly secrets?: readonly QuerySecret[];
+};
 export type SchedulerSettings = z.infer<typeof schedulerSchema>;
 export type ArchiveSettings = z.infer<typeof archivesSchema>;
 export type ServeSettings = z.infer<typeof serveSchema>;

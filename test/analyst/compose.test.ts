@@ -14,6 +14,8 @@ import { PACKAGE_ROOT } from '../../src/paths.js';
 
 const COMPOSE = join(PACKAGE_ROOT, 'docker-compose.yml');
 const PASSWORDS = { POSTGRES_PASSWORD: 'test-pg', GRAFANA_DB_PASSWORD: 'test-grafana-db', GRAFANA_ADMIN_PASSWORD: 'test-grafana-admin' };
+/** What compose refuses to start without: the passwords, and the SEC contact the live configuration needs. */
+const REQUIRED = { ...PASSWORDS, BUBBLEWATCH_USER_AGENT: 'bubblewatch-tests/0.1 (tests@example.com)' };
 
 function findCompose(): string[] | undefined {
   if (spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0) return ['docker-compose'];
@@ -24,11 +26,11 @@ function findCompose(): string[] | undefined {
 const compose = findCompose();
 
 /** docker-compose config with a clean environment and an empty env file (so a developer's .env is not read). */
-function composeConfig(env: Record<string, string>) {
+function composeConfig(env: Record<string, string>, quiet = true) {
   const emptyEnv = join(mkdtempSync(join(tmpdir(), 'bubblewatch-compose-')), 'empty.env');
   writeFileSync(emptyEnv, '');
   const [cmd, ...pre] = compose!;
-  return spawnSync(cmd!, [...pre, '--env-file', emptyEnv, '-f', COMPOSE, 'config', '-q'], {
+  return spawnSync(cmd!, [...pre, '--env-file', emptyEnv, '-f', COMPOSE, 'config', ...(quiet ? ['-q'] : [])], {
     encoding: 'utf8',
     cwd: PACKAGE_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
@@ -39,12 +41,35 @@ describe('docker-compose.yml', () => {
   const composeIt = compose ? it : it.skip;
   const label = compose ? '' : ' [SKIPPED: neither docker-compose nor docker compose is installed; apt-get install docker-compose]';
 
-  composeIt(`passes docker-compose config -q with the passwords set, and refuses to start without them${label}`, () => {
-    const ok = composeConfig(PASSWORDS);
+  composeIt(`passes docker-compose config -q with the passwords and SEC contact set, and refuses to start without them${label}`, () => {
+    const ok = composeConfig(REQUIRED);
     expect(ok.status, ok.stderr).toBe(0);
     const missing = composeConfig({});
     expect(missing.status).not.toBe(0);
-    expect(missing.stderr).toMatch(/set (POSTGRES_PASSWORD|GRAFANA_DB_PASSWORD|GRAFANA_ADMIN_PASSWORD) in \.env/);
+    expect(missing.stderr).toMatch(/set (POSTGRES_PASSWORD|GRAFANA_DB_PASSWORD|GRAFANA_ADMIN_PASSWORD|BUBBLEWATCH_USER_AGENT) in \.env/);
+    const { BUBBLEWATCH_USER_AGENT: _, ...withoutContact } = REQUIRED;
+    const noContact = composeConfig(withoutContact);
+    expect(noContact.status).not.toBe(0);
+    expect(noContact.stderr).toMatch(/set BUBBLEWATCH_USER_AGENT in \.env/);
+  });
+
+  composeIt(`runs the live configuration by default, and the bundled sample only when asked${label}`, () => {
+    const configOf = (env: Record<string, string>) => {
+      const out = composeConfig(env, false);
+      expect(out.status, out.stderr).toBe(0);
+      const file = parse(out.stdout) as { services: Record<string, { environment: Record<string, string> }> };
+      return file.services.bubblewatch!.environment;
+    };
+    expect(configOf(REQUIRED)).toMatchObject({ BUBBLEWATCH_CONFIG: '/app/config/live.yaml', BUBBLEWATCH_USER_AGENT: REQUIRED.BUBBLEWATCH_USER_AGENT });
+    expect(configOf({ ...REQUIRED, BUBBLEWATCH_CONFIG_FILE: 'bubblewatch.yaml' }).BUBBLEWATCH_CONFIG).toBe('/app/config/bubblewatch.yaml');
+    expect(configOf({ ...REQUIRED, BUBBLEWATCH_SCHEDULE_FRED: '0 9 * * *' }).BUBBLEWATCH_SCHEDULE_FRED).toBe('0 9 * * *');
+  });
+
+  it('builds an image whose default configuration is the live one, not the bundled sample', () => {
+    const dockerfile = readFileSync(join(PACKAGE_ROOT, 'Dockerfile'), 'utf8');
+    const env = [...dockerfile.matchAll(/^ENV (.+)$/gm)].map((m) => m[1]!).join(' ');
+    expect(env).toMatch(/\bBUBBLEWATCH_CONFIG=\/app\/config\/live\.yaml\b/);
+    expect(readFileSync(COMPOSE, 'utf8')).toMatch(/BUBBLEWATCH_CONFIG: \/app\/config\/\$\{BUBBLEWATCH_CONFIG_FILE:-live\.yaml\}/);
   });
 
   it('holds no secrets, publishes only on loopback, and creates the read-only grafana role before starting the scheduler', () => {
@@ -65,7 +90,7 @@ describe('docker-compose.yml', () => {
     );
 
     const example = readFileSync(join(PACKAGE_ROOT, '.env.example'), 'utf8');
-    for (const name of Object.keys(PASSWORDS)) expect(example).toMatch(new RegExp(`^${name}=$`, 'm'));
+    for (const name of Object.keys(REQUIRED)) expect(example).toMatch(new RegExp(`^${name}=$`, 'm'));
   });
 
   it('provisions a Postgres data source that logs in as the read-only role, with its password from the environment', () => {
